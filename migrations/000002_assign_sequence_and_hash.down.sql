@@ -1,0 +1,4 @@
+-- Removes the trigger and its functions; the events keep their values.
+DROP TRIGGER events_before_insert ON events;
+DROP FUNCTION events_before_insert();
+DROP FUNCTION events_hash_input(events);
