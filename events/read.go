@@ -1,0 +1,114 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"iter"
+)
+
+// readPageSize is how many rows one query of a reader fetches. Readers page
+// by key so memory stays constant and no query holds a snapshot for long.
+const readPageSize = 500
+
+// ReadStream yields the events of one stream with a version above
+// afterVersion, in version order.
+func ReadStream(ctx context.Context, db DBTX, userID string, stream Stream, afterVersion int) iter.Seq2[Record, error] {
+	return pages(ctx, db, func(last *Record) (string, []any) {
+		after := int64(afterVersion)
+		if last != nil {
+			after = int64(last.StreamVersion)
+		}
+		return `SELECT ` + recordColumns + ` FROM events
+			WHERE user_id = $1 AND stream_type = $2 AND stream_id = $3 AND stream_version > $4
+			ORDER BY stream_version LIMIT $5`,
+			[]any{userID, stream.Type, stream.ID, after, readPageSize}
+	}, func() string { return fmt.Sprintf("reading stream %s of user %s", stream, userID) })
+}
+
+// ReadUser yields one user's events with a sequence above afterSequence, in
+// sequence order. A user's appends are serialized, so sequence order is
+// commit order and a reader that keeps up never skips an event.
+func ReadUser(ctx context.Context, db DBTX, userID string, afterSequence int64) iter.Seq2[Record, error] {
+	return pages(ctx, db, func(last *Record) (string, []any) {
+		after := afterSequence
+		if last != nil {
+			after = last.UserSequence
+		}
+		return `SELECT ` + recordColumns + ` FROM events
+			WHERE user_id = $1 AND user_sequence > $2
+			ORDER BY user_sequence LIMIT $3`,
+			[]any{userID, after, readPageSize}
+	}, func() string { return fmt.Sprintf("reading events of user %s", userID) })
+}
+
+// Cursor is a place in the whole log, in the order consumers read it.
+type Cursor struct {
+	TransactionID uint64
+	Position      int64
+}
+
+// CursorOf returns the cursor just at r, so reading after it resumes past r.
+func CursorOf(r Record) Cursor {
+	return Cursor{TransactionID: r.TransactionID, Position: r.Position}
+}
+
+// ReadAll yields every user's events after cursor, ordered by transaction
+// id, then position. It reads only transactions below the oldest one still
+// open, so an event that commits later than a higher-numbered one is never
+// skipped: it appears after the cursor once its transaction ends.
+func ReadAll(ctx context.Context, db DBTX, after Cursor) iter.Seq2[Record, error] {
+	return pages(ctx, db, func(last *Record) (string, []any) {
+		if last != nil {
+			after = CursorOf(*last)
+		}
+		return `SELECT ` + recordColumns + ` FROM events
+			WHERE (transaction_id, position) > ($1::text::xid8, $2)
+			  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY transaction_id, position LIMIT $3`,
+			[]any{after.TransactionID, after.Position, readPageSize}
+	}, func() string { return "reading the event log" })
+}
+
+// pages runs the query built by next page by page, passing it the last
+// record yielded, until a page comes back short or the caller stops.
+func pages(ctx context.Context, db DBTX, next func(last *Record) (string, []any), describe func() string) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		var last *Record
+		for {
+			query, args := next(last)
+			records, err := readPage(ctx, db, query, args)
+			if err != nil {
+				yield(Record{}, fmt.Errorf("%s: %w", describe(), err))
+				return
+			}
+			for i := range records {
+				if !yield(records[i], nil) {
+					return
+				}
+			}
+			if len(records) < readPageSize {
+				return
+			}
+			last = &records[len(records)-1]
+		}
+	}
+}
+
+// readPage reads one page fully before the caller sees it, so no result
+// set stays open while the caller works, even inside a transaction.
+func readPage(ctx context.Context, db DBTX, query string, args []any) ([]Record, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	records := make([]Record, 0, readPageSize)
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		records = append(records, r)
+	}
+	return records, rows.Err()
+}

@@ -1,0 +1,235 @@
+// Package pgtest gives each test package a real PostgreSQL database.
+//
+// Main starts a throwaway cluster in a temporary directory (or uses the
+// server at TODOLOG_TEST_DATABASE_URL, then DATABASE_URL, when set), creates
+// a migrated template database, and stops the cluster after the tests. Each
+// package gets its own database cloned from the template, so tests never
+// touch a developer's data and packages never see each other's rows.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/todolog/todolog/internal/pgcluster"
+	"github.com/todolog/todolog/migrations"
+)
+
+var (
+	adminURL    string
+	templateDB  string
+	packageURL  string
+	createMutex sync.Mutex
+)
+
+// Main runs the package's tests against a fresh database and exits.
+func Main(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx := context.Background()
+	stop, err := setUp(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+		return 1
+	}
+	code := m.Run()
+	if err := stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+	}
+	return code
+}
+
+func setUp(ctx context.Context) (stop func() error, err error) {
+	external := os.Getenv("TODOLOG_TEST_DATABASE_URL")
+	if external == "" {
+		external = os.Getenv("DATABASE_URL")
+	}
+	var stopCluster func() error
+	if external != "" {
+		adminURL = external
+		stopCluster = func() error { return nil }
+	} else {
+		adminURL, stopCluster, err = startCluster(ctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	templateDB = "todolog_test_" + randomSuffix()
+	if err := createDatabase(ctx, templateDB, ""); err != nil {
+		return nil, errors.Join(err, stopCluster())
+	}
+	migrator, err := migrations.New(ctx, migrations.Config{
+		URL:    withDatabase(adminURL, templateDB),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return nil, errors.Join(err, stopCluster())
+	}
+	if err := migrator.Up(ctx); err != nil {
+		migrator.Close()
+		return nil, errors.Join(fmt.Errorf("migrating the template database: %w", err), stopCluster())
+	}
+	migrator.Close()
+
+	packageDB := templateDB + "_pkg"
+	if err := createDatabase(ctx, packageDB, templateDB); err != nil {
+		return nil, errors.Join(err, stopCluster())
+	}
+	packageURL = withDatabase(adminURL, packageDB)
+
+	return func() error {
+		// A throwaway cluster disappears with its directory; on an external
+		// server the databases must be dropped.
+		if external != "" {
+			dropDatabase(ctx, packageDB)
+			dropDatabase(ctx, templateDB)
+		}
+		return stopCluster()
+	}, nil
+}
+
+func startCluster(ctx context.Context) (string, func() error, error) {
+	dir, err := os.MkdirTemp("", "todolog-pgtest-")
+	if err != nil {
+		return "", nil, err
+	}
+	// The server may run as the postgres user (when tests run as root), so
+	// it must be able to enter the directory.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	cluster, err := pgcluster.New(ctx, pgcluster.Config{
+		DataDir: filepath.Join(dir, "data"),
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Durability is worthless for a throwaway cluster and costs time.
+		Settings: []string{"fsync = off", "synchronous_commit = off", "full_page_writes = off"},
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	if err := cluster.Init(ctx); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	stopServer, err := cluster.RunChild(ctx, logFile)
+	if err != nil {
+		logFile.Close()
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return cluster.URL("postgres"), func() error {
+		err := stopServer()
+		logFile.Close()
+		return errors.Join(err, os.RemoveAll(dir))
+	}, nil
+}
+
+// URL returns the package's migrated database.
+func URL() string {
+	if packageURL == "" {
+		panic("pgtest: call pgtest.Main from the package's TestMain")
+	}
+	return packageURL
+}
+
+// AdminURL returns a superuser URL for the server's postgres database.
+func AdminURL() string { return adminURL }
+
+// NewDatabase creates a database for one test and drops it at cleanup. With
+// migrated set it starts at the latest migration, otherwise it is empty.
+func NewDatabase(t testing.TB, migrated bool) string {
+	t.Helper()
+	ctx := context.Background()
+	name := "todolog_test_" + randomSuffix()
+	template := ""
+	if migrated {
+		template = templateDB
+	}
+	if err := createDatabase(ctx, name, template); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dropDatabase(ctx, name) })
+	return withDatabase(adminURL, name)
+}
+
+// Open returns a connection pool to url, closed at cleanup.
+func Open(t testing.TB, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func createDatabase(ctx context.Context, name, template string) error {
+	// CREATE DATABASE ... TEMPLATE fails while another session uses the
+	// template, so clones are made one at a time.
+	createMutex.Lock()
+	defer createMutex.Unlock()
+	admin, err := sql.Open("postgres", adminURL)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	statement := "CREATE DATABASE " + pq.QuoteIdentifier(name)
+	if template != "" {
+		statement += " TEMPLATE " + pq.QuoteIdentifier(template)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, statement); err != nil {
+		return fmt.Errorf("creating test database %s: %w", name, err)
+	}
+	return nil
+}
+
+func dropDatabase(ctx context.Context, name string) {
+	admin, err := sql.Open("postgres", adminURL)
+	if err != nil {
+		return
+	}
+	defer admin.Close()
+	_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)")
+}
+
+func withDatabase(rawURL, name string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: invalid database URL: %v", err))
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return strings.ToLower(hex.EncodeToString(b))
+}
+
