@@ -69,31 +69,11 @@ func (r AppendResult) LastPosition() int64 {
 	return r.Positions[len(r.Positions)-1]
 }
 
-const appendQuery = `
-WITH existing AS (
-    SELECT position, transaction_id, event_id, stream_type, stream_id, stream_version,
-           user_sequence, recorded_at, command_index
-      FROM events
-     WHERE user_id = $1 AND command_id = $2
-), inserted AS (
-    INSERT INTO events (event_id, user_id, stream_type, stream_id, stream_version, event_type,
-                        schema_version, payload, metadata, command_id, command_index, occurred_at)
-    SELECT e.event_id, $1, $3, $4,
-           CASE WHEN $5::integer < 0 THEN NULL ELSE $5::integer + e.ord::integer END,
-           e.event_type, e.schema_version, e.payload, $6, $2, e.ord - 1, $7
-      FROM unnest($8::uuid[], $9::text[], $10::integer[], $11::jsonb[])
-           WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, ord)
-     WHERE NOT EXISTS (SELECT 1 FROM existing)
-     ORDER BY e.ord
-    RETURNING position, transaction_id, event_id, stream_type, stream_id, stream_version,
-              user_sequence, recorded_at, command_index
-)
-SELECT false, position, transaction_id::text::bigint, event_id, stream_type, stream_id,
-       stream_version, user_sequence, recorded_at, command_index FROM inserted
-UNION ALL
-SELECT true, position, transaction_id::text::bigint, event_id, stream_type, stream_id,
-       stream_version, user_sequence, recorded_at, command_index FROM existing
-ORDER BY command_index`
+// appendQuery calls the database function that checks the command id and
+// inserts the events (migrations/000002_assign_sequence_and_hash.up.sql).
+const appendQuery = `SELECT duplicate, position, transaction_id::text::bigint, event_id, stream_type,
+	stream_id, stream_version, user_sequence, recorded_at, command_index
+	FROM events_append($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::integer[], $11::jsonb[])`
 
 // Append writes req's events to the log in one statement. Given a *sql.DB
 // the statement is its own transaction; given a transaction, the events

@@ -37,15 +37,21 @@ CREATE TABLE events (
     CONSTRAINT events_event_id_key UNIQUE (user_id, event_id),
     CONSTRAINT events_stream_version_key UNIQUE (user_id, stream_type, stream_id, stream_version),
     CONSTRAINT events_command_key UNIQUE (user_id, command_id, command_index),
-    CONSTRAINT events_user_id_check CHECK (user_id ~ '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$'),
-    CONSTRAINT events_stream_type_check CHECK (stream_type ~ '^[a-z][a-z_]{0,62}$'),
+    -- Patterns use * with a length check: a bounded repetition such as
+    -- {0,127} makes PostgreSQL's regex engine several times slower per row.
+    CONSTRAINT events_user_id_check
+        CHECK (user_id ~ '^[A-Za-z0-9][A-Za-z0-9._:@-]*$' AND length(user_id) <= 128),
+    CONSTRAINT events_stream_type_check
+        CHECK (stream_type ~ '^[a-z][a-z_]*$' AND length(stream_type) <= 63),
     CONSTRAINT events_stream_id_check CHECK (stream_id > 0),
     CONSTRAINT events_stream_version_check CHECK (stream_version > 0),
-    CONSTRAINT events_event_type_check CHECK (event_type ~ '^[A-Za-z][A-Za-z0-9_.]{0,127}$'),
+    CONSTRAINT events_event_type_check
+        CHECK (event_type ~ '^[A-Za-z][A-Za-z0-9_.]*$' AND length(event_type) <= 128),
     CONSTRAINT events_schema_version_check CHECK (schema_version > 0),
     CONSTRAINT events_payload_check CHECK (jsonb_typeof(payload) = 'object'),
     CONSTRAINT events_metadata_check CHECK (jsonb_typeof(metadata) = 'object'),
-    CONSTRAINT events_command_id_check CHECK (command_id ~ '^[\x21-\x7e]{1,128}$'),
+    CONSTRAINT events_command_id_check
+        CHECK (command_id ~ '^[\x21-\x7e]+$' AND length(command_id) <= 128),
     CONSTRAINT events_command_index_check CHECK (command_index >= 0),
     CONSTRAINT events_hash_check CHECK (length(hash) = 32)
 ) PARTITION BY HASH (user_id);

@@ -2,3 +2,4 @@
 DROP TRIGGER events_before_insert ON events;
 DROP FUNCTION events_before_insert();
 DROP FUNCTION events_hash_input(events);
+DROP FUNCTION events_append(text, text, text, bigint, integer, jsonb, timestamptz, uuid[], text[], integer[], jsonb[]);
