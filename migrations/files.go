@@ -75,3 +75,21 @@ func ReadFile(fsys fs.FS, f File) (string, error) {
 	}
 	return string(data), nil
 }
+
+// Versions lists the versions of the migrations in fsys, in order.
+func Versions(fsys fs.FS) []uint {
+	list, err := ListFiles(fsys)
+	if err != nil {
+		return nil
+	}
+	return versions(list)
+}
+
+// Latest returns the newest version in fsys, 0 when there is none.
+func Latest(fsys fs.FS) uint {
+	all := Versions(fsys)
+	if len(all) == 0 {
+		return 0
+	}
+	return all[len(all)-1]
+}

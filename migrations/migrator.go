@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
+	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/golang-migrate/migrate/v4/database/postgres"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	_ "github.com/lib/pq" // registers the "postgres" driver
@@ -54,6 +55,7 @@ type Config struct {
 // the same database from running steps at once.
 type Migrator struct {
 	db       *sql.DB
+	driver   database.Driver
 	migrate  *migrate.Migrate
 	logger   *slog.Logger
 	fsys     fs.FS
@@ -104,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Migrator, error) {
 		db.Close()
 		return nil, fmt.Errorf("preparing golang-migrate: %w", err)
 	}
-	return &Migrator{db: db, migrate: m, logger: cfg.Logger, fsys: cfg.Files, files: list, versions: versions(list)}, nil
+	return &Migrator{db: db, driver: driver, migrate: m, logger: cfg.Logger, fsys: cfg.Files, files: list, versions: versions(list)}, nil
 }
 
 // Close releases the database connection.
@@ -228,16 +230,15 @@ func (m *Migrator) step(ctx context.Context, direction int) (bool, error) {
 	return true, nil
 }
 
-// version returns the current version, -1 when none is applied.
+// version returns the current version, -1 when none is applied. It asks
+// the driver, because migrate.Version hides the dirty flag of a failed
+// down step from version 1 to none.
 func (m *Migrator) version() (int, bool, error) {
-	v, dirty, err := m.migrate.Version()
-	if errors.Is(err, migrate.ErrNilVersion) {
-		return -1, false, nil
-	}
+	v, dirty, err := m.driver.Version()
 	if err != nil {
 		return 0, false, fmt.Errorf("reading the schema version: %w", err)
 	}
-	return int(v), dirty, nil
+	return v, dirty, nil
 }
 
 // neighbour returns the version one step from version in direction, -1
