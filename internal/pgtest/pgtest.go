@@ -116,11 +116,16 @@ func startCluster(ctx context.Context) (string, func() error, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return "", nil, err
 	}
+	// Durability is worthless for a throwaway cluster and costs time, but
+	// benchmarks set TODOLOG_TEST_DURABLE=1 to measure real commits.
+	settings := []string{"fsync = off", "synchronous_commit = off", "full_page_writes = off"}
+	if os.Getenv("TODOLOG_TEST_DURABLE") == "1" {
+		settings = []string{"shared_buffers = 512MB"}
+	}
 	cluster, err := pgcluster.New(ctx, pgcluster.Config{
-		DataDir: filepath.Join(dir, "data"),
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		// Durability is worthless for a throwaway cluster and costs time.
-		Settings: []string{"fsync = off", "synchronous_commit = off", "full_page_writes = off"},
+		DataDir:  filepath.Join(dir, "data"),
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Settings: settings,
 	})
 	if err != nil {
 		os.RemoveAll(dir)
