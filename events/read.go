@@ -2,6 +2,8 @@ package events
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"iter"
 )
@@ -111,4 +113,32 @@ func readPage(ctx context.Context, db DBTX, query string, args []any) ([]Record,
 		records = append(records, r)
 	}
 	return records, rows.Err()
+}
+
+// StreamHead is the state of a stream's last event.
+type StreamHead struct {
+	// Version is the stream's current version, 0 for a stream without events.
+	Version int
+	// Cursor is the last event's place in the log.
+	Cursor Cursor
+}
+
+// ReadStreamHead returns the version and cursor of the stream's last event
+// without reading the stream's other events. A stream without events, or
+// another user's, has the zero StreamHead.
+func ReadStreamHead(ctx context.Context, db DBTX, userID string, stream Stream) (StreamHead, error) {
+	var head StreamHead
+	err := db.QueryRowContext(ctx, `SELECT stream_version, transaction_id::text::bigint, position
+		FROM events
+		WHERE user_id = $1 AND stream_type = $2 AND stream_id = $3
+		ORDER BY stream_version DESC
+		LIMIT 1`, userID, stream.Type, stream.ID).
+		Scan(&head.Version, &head.Cursor.TransactionID, &head.Cursor.Position)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StreamHead{}, nil
+	}
+	if err != nil {
+		return StreamHead{}, fmt.Errorf("reading the head of stream %s of user %s: %w", stream, userID, err)
+	}
+	return head, nil
 }
