@@ -1,0 +1,113 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/todolog/todolog/events"
+)
+
+// streamHead is a stream's version and the place of its last event, as read
+// before deciding; a new stream has version 0.
+type streamHead struct {
+	version int
+	cursor  events.Cursor
+}
+
+// attempt reads the state cmd is decided on, decides and appends once. The
+// append expects the stream version that was read, so a writer that
+// appended in between makes it fail with ErrConflict.
+func (h *Handler) attempt(ctx context.Context, cmd Command, header Header) (Result, error) {
+	decision, head, err := h.decide(ctx, cmd, header)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(decision.Events) == 0 {
+		return unchangedResult(header.CommandID, decision.Stream, head.version, head.cursor, decision.Note), nil
+	}
+	appended, err := events.Append(ctx, h.db, events.AppendRequest{
+		UserID:          header.UserID,
+		Stream:          decision.Stream,
+		ExpectedVersion: head.version,
+		CommandID:       header.CommandID,
+		Metadata:        header.metadata(),
+		Events:          decision.Events,
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return appendedResult(appended, decision.Events), nil
+}
+
+// decide loads the state cmd needs and runs its decision function. Ids are
+// allocated inside the decision, after the state was read, so within one
+// stream a later event never carries a lower id than an earlier one.
+func (h *Handler) decide(ctx context.Context, cmd Command, header Header) (Decision, streamHead, error) {
+	allocate := allocator(ctx, h.db)
+	switch c := cmd.(type) {
+	case AddTask:
+		decision, err := DecideAddTask(c, allocate)
+		return decision, streamHead{}, err
+	case UpdateTask:
+		return h.decideTask(ctx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideUpdateTask(s, c) })
+	case CompleteTask:
+		return h.decideTask(ctx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideCompleteTask(s, c) })
+	case ReopenTask:
+		return h.decideTask(ctx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideReopenTask(s, c) })
+	case DeleteTask:
+		return h.decideTask(ctx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideDeleteTask(s, c) })
+	case StartConversation:
+		decision, err := DecideStartConversation(c, allocate)
+		return decision, streamHead{}, err
+	case AppendMessage:
+		if c.ConversationID == 0 {
+			decision, err := DecideAppendMessage(ConversationState{}, c, allocate)
+			return decision, streamHead{}, err
+		}
+		state, err := loadConversation(ctx, h.db, header.UserID, c.ConversationID)
+		if err != nil {
+			return Decision{}, streamHead{}, err
+		}
+		head := streamHead{version: state.Version, cursor: state.Head}
+		if err := checkExpected(header, events.ConversationStream(c.ConversationID), head); err != nil {
+			return Decision{}, streamHead{}, err
+		}
+		decision, err := DecideAppendMessage(state, c, allocate)
+		return decision, head, err
+	default:
+		// dereference lets only this package's types through.
+		return Decision{}, streamHead{}, fmt.Errorf("no decision for %T", cmd)
+	}
+}
+
+// decideTask loads task id of the header's user and runs decide on it.
+func (h *Handler) decideTask(ctx context.Context, header Header, id int64,
+	decide func(TaskState) (Decision, error)) (Decision, streamHead, error) {
+	state, err := loadTask(ctx, h.db, header.UserID, id)
+	if err != nil {
+		return Decision{}, streamHead{}, err
+	}
+	head := streamHead{version: state.Version, cursor: state.Head}
+	if err := checkExpected(header, events.TaskStream(id), head); err != nil {
+		return Decision{}, streamHead{}, err
+	}
+	decision, err := decide(state)
+	return decision, head, err
+}
+
+// checkExpected fails with ErrConflict when the caller expected another
+// version of an existing stream. It runs before the decision, so a stale
+// caller learns of the conflict even when the command would change nothing.
+// A stream that does not exist is left to the decision, which reports
+// ErrNotFound.
+func checkExpected(header Header, stream events.Stream, head streamHead) error {
+	if header.ExpectedVersion == nil || head.version == 0 || *header.ExpectedVersion == head.version {
+		return nil
+	}
+	return &events.ConflictError{
+		UserID:   header.UserID,
+		Stream:   stream,
+		Expected: *header.ExpectedVersion,
+		Actual:   head.version,
+	}
+}

@@ -1,0 +1,37 @@
+package commands
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// Conflict retries wait a random time below a ceiling that doubles from
+// retryBaseDelay up to retryMaxDelay ("full jitter"), so writers that
+// collided spread out instead of colliding again in step.
+const (
+	retryBaseDelay = 2 * time.Millisecond
+	retryMaxDelay  = 500 * time.Millisecond
+)
+
+// retryDelay returns how long to wait after the given failed attempt,
+// counted from 1.
+func retryDelay(attempt int) time.Duration {
+	ceiling := retryMaxDelay
+	if shift := attempt - 1; shift < 16 {
+		ceiling = min(retryBaseDelay<<shift, retryMaxDelay)
+	}
+	return time.Duration(rand.Int64N(int64(ceiling))) + 1
+}
+
+// sleep waits for d or until ctx ends, returning ctx's error then.
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
