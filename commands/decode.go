@@ -37,7 +37,7 @@ func Names() []string {
 // Decode parses the JSON object of the command called name, as the HTTP and
 // Watermill transports carry it, and validates it. Every problem is a
 // *ValidationError (errors.Is ErrInvalid): an unknown name, a body that is
-// not one JSON object, invalid UTF-8, an unknown field, a value of the
+// not one JSON object, invalid UTF-8 or a lone surrogate escape, an unknown field, a value of the
 // wrong JSON type, or a rule Validate checks. When only Validate fails, the
 // decoded command is returned with the error, so a reply can name its
 // command id.
@@ -53,6 +53,9 @@ func Decode(name string, data []byte) (Command, error) {
 	// the raw bytes are checked first.
 	if !utf8.Valid(data) {
 		return nil, invalidUTF8Fields(name, data)
+	}
+	if hasLoneSurrogate(data) {
+		return nil, loneSurrogateFields(name, data)
 	}
 
 	target := reflect.New(goType)
