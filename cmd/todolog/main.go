@@ -28,10 +28,11 @@ type environment struct {
 	stderr io.Writer
 }
 
-func commands() []command {
+func subcommands() []command {
 	return []command{
 		{"db", "manage the embedded default PostgreSQL cluster (start, stop, status, url)", runDB},
 		{"migrate", "apply, revert, inspect and validate schema migrations", runMigrate},
+		{"serve", "run the HTTP API, command consumer and projectors", runServe},
 	}
 }
 
@@ -53,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
-	for _, c := range commands() {
+	for _, c := range subcommands() {
 		if c.name != args[0] {
 			continue
 		}
@@ -86,7 +87,7 @@ func usageError(format string, args ...any) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "todolog: event-sourced persistence for a todo-list chatbot")
 	fmt.Fprintln(w, "\nUsage: todolog COMMAND [ARGUMENTS]\n\nCommands:")
-	for _, c := range commands() {
+	for _, c := range subcommands() {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, `

@@ -1,0 +1,85 @@
+// Package database opens todolog's connection pools with settings suited to
+// small and serverless PostgreSQL servers: few connections, few idle ones.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	_ "github.com/lib/pq" // registers the "postgres" driver
+)
+
+// PoolConfig sizes a connection pool.
+type PoolConfig struct {
+	// MaxOpen bounds open connections. Zero means 10.
+	MaxOpen int
+	// MaxIdle bounds idle connections kept for reuse. Zero means 2; -1
+	// keeps none.
+	MaxIdle int
+	// MaxIdleTime closes a connection idle for that long. Zero means 5
+	// minutes.
+	MaxIdleTime time.Duration
+	// MaxLifetime closes a connection after that long in use, so a
+	// server-side restart or failover is picked up. Zero means 30 minutes.
+	MaxLifetime time.Duration
+}
+
+func (c *PoolConfig) setDefaults() {
+	if c.MaxOpen == 0 {
+		c.MaxOpen = 10
+	}
+	if c.MaxIdle == 0 {
+		c.MaxIdle = 2
+	}
+	if c.MaxIdleTime == 0 {
+		c.MaxIdleTime = 5 * time.Minute
+	}
+	if c.MaxLifetime == 0 {
+		c.MaxLifetime = 30 * time.Minute
+	}
+}
+
+// Validate reports every invalid setting at once.
+func (c PoolConfig) Validate() error {
+	var problems []error
+	if c.MaxOpen < 0 {
+		problems = append(problems, fmt.Errorf("maximum open connections must be positive, got %d", c.MaxOpen))
+	}
+	if c.MaxIdle < -1 {
+		problems = append(problems, fmt.Errorf("maximum idle connections must be -1 or more, got %d", c.MaxIdle))
+	}
+	if c.MaxIdle > c.MaxOpen && c.MaxOpen > 0 {
+		problems = append(problems, fmt.Errorf("maximum idle connections (%d) exceed maximum open ones (%d)", c.MaxIdle, c.MaxOpen))
+	}
+	if c.MaxIdleTime < 0 || c.MaxLifetime < 0 {
+		problems = append(problems, errors.New("connection lifetimes must not be negative"))
+	}
+	return errors.Join(problems...)
+}
+
+// Open returns a pool for url and checks that the server answers.
+func Open(ctx context.Context, url string, cfg PoolConfig) (*sql.DB, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("opening the database: %w", err)
+	}
+	db.SetMaxOpenConns(cfg.MaxOpen)
+	db.SetMaxIdleConns(cfg.MaxIdle)
+	db.SetConnMaxIdleTime(cfg.MaxIdleTime)
+	db.SetConnMaxLifetime(cfg.MaxLifetime)
+
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to the database: %w", err)
+	}
+	return db, nil
+}

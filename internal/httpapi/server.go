@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/todolog/todolog/commands"
+)
+
+// DefaultMaxBodyBytes bounds a request body: a message of the maximum
+// 100,000 characters takes at most 400,000 bytes of UTF-8, and JSON escapes
+// can grow it further.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures a Server.
+type Config struct {
+	// Commands runs the commands the API receives.
+	Commands commands.Dispatcher
+	// DB is pinged by the readiness probe.
+	DB   *sql.DB
+	Auth Auth
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Zero means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Registerer receives the HTTP metrics. Nil means a new registry.
+	Registerer prometheus.Registerer
+	// Gatherer serves /metrics. Nil means the Registerer when it is a
+	// *prometheus.Registry.
+	Gatherer prometheus.Gatherer
+	// Logger receives request errors. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports every problem with the configuration at once.
+func (c Config) Validate() error {
+	var problems []error
+	if c.Commands == nil {
+		problems = append(problems, errors.New("httpapi: Commands is required"))
+	}
+	if c.DB == nil {
+		problems = append(problems, errors.New("httpapi: DB is required"))
+	}
+	if c.MaxBodyBytes < 0 {
+		problems = append(problems, fmt.Errorf("httpapi: MaxBodyBytes must not be negative, got %d", c.MaxBodyBytes))
+	}
+	if err := c.Auth.Validate(); err != nil {
+		problems = append(problems, err)
+	}
+	return errors.Join(problems...)
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	cfg      Config
+	logger   *slog.Logger
+	mux      *http.ServeMux
+	requests *prometheus.HistogramVec
+}
+
+// New checks cfg, fills in its defaults and registers the routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registerer == nil {
+		registry := prometheus.NewRegistry()
+		cfg.Registerer, cfg.Gatherer = registry, registry
+	}
+	if cfg.Gatherer == nil {
+		if registry, ok := cfg.Registerer.(*prometheus.Registry); ok {
+			cfg.Gatherer = registry
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+
+	s := &Server{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux()}
+	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "todolog_http_request_duration_seconds",
+		Help:    "Duration of HTTP requests, by route pattern and status code.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route", "code"})
+	if err := cfg.Registerer.Register(s.requests); err != nil {
+		return nil, fmt.Errorf("registering HTTP metrics: %w", err)
+	}
+	if cfg.Auth.Disabled {
+		s.logger.Warn("authentication is disabled: every client may act as every user; use this for local development only")
+	}
+
+	for _, route := range commandRoutes {
+		s.handle(route.pattern, s.handleCommand(route))
+	}
+	s.handle("GET /healthz", s.handleHealth)
+	s.handle("GET /readyz", s.handleReady)
+	if cfg.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, fmt.Errorf("%w: no endpoint %s %s", errNotFound, r.Method, r.URL.Path))
+	})
+	return s, nil
+}
+
+// Handle registers an extra route, such as the query endpoints, with the
+// same metrics and panic handling as the built-in ones.
+func (s *Server) Handle(pattern string, handler http.HandlerFunc) {
+	s.handle(pattern, handler)
+}
+
+// Authorize checks r's credentials for userID, for routes added with
+// Handle, and writes the error response when they fail.
+func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, userID string) bool {
+	if err := s.cfg.Auth.authorize(r, userID); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// WriteError sends err as a JSON error with the status its kind maps to.
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeError(w, r, err)
+}
+
+// WriteJSON sends body as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, body any) { writeJSON(w, status, body) }
+
+// ServeHTTP makes the Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) handle(pattern string, handler http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		recorder := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				s.logger.Error("request panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
+				if !recorder.written {
+					s.writeError(recorder, r, fmt.Errorf("panic: %v", p))
+				}
+			}
+			s.requests.WithLabelValues(pattern, strconv.Itoa(recorder.status)).Observe(time.Since(start).Seconds())
+		}()
+		handler(recorder, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status  int
+	written bool
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status, r.written = status, true
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.written = true
+	return r.ResponseWriter.Write(b)
+}
+
+// handleHealth answers whether the process is alive; it does not touch the
+// database, so a database outage does not get the process restarted.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReady answers whether the database is reachable, within 2 s.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.DB.PingContext(ctx); err != nil {
+		s.writeError(w, r, fmt.Errorf("%w: %v", errDatabaseDown, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
