@@ -32,6 +32,9 @@ func (h *Handler) attempt(ctx context.Context, cmd Command, header Header) (Resu
 		CommandID:       header.CommandID,
 		Metadata:        header.metadata(),
 		Events:          decision.Events,
+		// Handle looked up a caller's command id before this attempt, and a
+		// generated one is new; a racing duplicate still fails on the key.
+		SkipDuplicateLookup: true,
 	})
 	if err != nil {
 		return Result{}, err

@@ -42,6 +42,10 @@ type AppendRequest struct {
 	Events     []Event
 	// EventIDs, when set, gives each event its id; otherwise new UUIDs.
 	EventIDs []uuid.UUID
+	// SkipDuplicateLookup saves the look-up of an earlier append of
+	// CommandID, for a caller that generated the id or looked it up itself.
+	// The unique key still rejects a duplicate, as a *DuplicateError.
+	SkipDuplicateLookup bool
 }
 
 // AppendResult describes appended events.
@@ -73,7 +77,7 @@ func (r AppendResult) LastPosition() int64 {
 // inserts the events (migrations/000002_assign_sequence_and_hash.up.sql).
 const appendQuery = `SELECT duplicate, position, transaction_id::text::bigint, event_id, stream_type,
 	stream_id, stream_version, user_sequence, recorded_at, command_index
-	FROM events_append($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::integer[], $11::jsonb[])`
+	FROM events_append($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::integer[], $11::jsonb[], $12)`
 
 // Append writes req's events to the log in one statement. Given a *sql.DB
 // the statement is its own transaction; given a transaction, the events
@@ -162,7 +166,7 @@ func appendArgs(req *AppendRequest) ([]any, error) {
 	}
 	return []any{req.UserID, req.CommandID, req.Stream.Type, req.Stream.ID, req.ExpectedVersion,
 		string(metadata), req.OccurredAt, pq.Array(ids), pq.Array(types), pq.Array(versions),
-		pq.Array(payloads)}, nil
+		pq.Array(payloads), !req.SkipDuplicateLookup}, nil
 }
 
 func scanAppendResult(rows *sql.Rows, userID, commandID string) (AppendResult, bool, error) {
@@ -195,6 +199,16 @@ func appendError(ctx context.Context, db DBTX, req AppendRequest, err error) err
 	if !errors.As(err, &pqErr) {
 		return fmt.Errorf("appending to stream %s of user %s: %w", req.Stream, req.UserID, err)
 	}
+	// Outside a caller's transaction the failed statement aborted only
+	// itself, so the log can be read to explain the failure.
+	_, inTx := db.(interface{ Commit() error })
+	if pqErr.Code == "23505" && !inTx {
+		// A racing append of the same command may have taken the stream
+		// version first, so the command id is checked before the version.
+		if first, found, readErr := ReadCommandResult(ctx, db, req.UserID, req.CommandID); readErr == nil && found {
+			return &DuplicateError{UserID: req.UserID, CommandID: req.CommandID, First: first}
+		}
+	}
 	switch {
 	case pqErr.Code == "TL409":
 		actual := -1
@@ -203,17 +217,17 @@ func appendError(ctx context.Context, db DBTX, req AppendRequest, err error) err
 		}
 		return &ConflictError{UserID: req.UserID, Stream: req.Stream, Expected: req.ExpectedVersion, Actual: actual}
 	case pqErr.Code == "23505" && strings.Contains(pqErr.Constraint, "stream_version"):
-		return &ConflictError{UserID: req.UserID, Stream: req.Stream, Expected: req.ExpectedVersion, Actual: -1}
-	case pqErr.Code == "23505" && strings.Contains(pqErr.Constraint, "command_id"):
-		dup := &DuplicateError{UserID: req.UserID, CommandID: req.CommandID}
-		// Outside a caller's transaction the failed statement aborted only
-		// itself, so the first append's result can be read right away.
-		if _, inTx := db.(interface{ Commit() error }); !inTx {
-			if first, found, readErr := ReadCommandResult(ctx, db, req.UserID, req.CommandID); readErr == nil && found {
-				dup.First = first
+		conflict := &ConflictError{UserID: req.UserID, Stream: req.Stream, Expected: req.ExpectedVersion, Actual: -1}
+		if !inTx {
+			if head, readErr := ReadStreamHead(ctx, db, req.UserID, req.Stream); readErr == nil {
+				conflict.Actual = head.Version
 			}
 		}
-		return dup
+		return conflict
+	case pqErr.Code == "23505" && strings.Contains(pqErr.Constraint, "command_id"):
+		// Inside a caller's transaction the first result cannot be read
+		// now; ReadCommandResult returns it after the rollback.
+		return &DuplicateError{UserID: req.UserID, CommandID: req.CommandID}
 	case pqErr.Code == "23505" && strings.Contains(pqErr.Constraint, "event_id"):
 		return fmt.Errorf("%w: an event id of this append already exists for user %s", ErrDuplicate, req.UserID)
 	case pqErr.Code.Class() == "23" || pqErr.Code.Class() == "22":

@@ -83,5 +83,6 @@ CREATE INDEX events_transaction_position_idx ON events (transaction_id, position
 CREATE TABLE event_user_heads (
     user_id       text   PRIMARY KEY,
     last_sequence bigint NOT NULL,
+    previous_hash bytea,
     last_hash     bytea
 );

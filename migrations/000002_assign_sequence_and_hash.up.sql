@@ -32,56 +32,79 @@ BEGIN
 END
 $$;
 
+-- events_chain_hash returns the hash of e as the event after previous_hash
+-- at sequence.
+CREATE FUNCTION events_chain_hash(e events, sequence bigint, previous_hash bytea) RETURNS bytea
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    e.user_sequence := sequence;
+    e.previous_hash := previous_hash;
+    RETURN sha256(convert_to(events_hash_input(e), 'UTF8'));
+END
+$$;
+
 -- Generic plans for the same reason as events_append below.
 CREATE FUNCTION events_before_insert() RETURNS trigger
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    head_sequence   bigint;
-    head_hash       bytea;
     current_version integer;
 BEGIN
-    -- Lock the user's chain head. The user's first event creates it; a
-    -- concurrent first writer waits on the unique key, then finds the row.
-    SELECT last_sequence, last_hash INTO head_sequence, head_hash
-      FROM event_user_heads WHERE user_id = NEW.user_id FOR UPDATE;
-    IF NOT FOUND THEN
-        INSERT INTO event_user_heads (user_id, last_sequence, last_hash)
-        VALUES (NEW.user_id, 0, NULL)
-        ON CONFLICT (user_id) DO NOTHING;
-        SELECT last_sequence, last_hash INTO head_sequence, head_hash
-          FROM event_user_heads WHERE user_id = NEW.user_id FOR UPDATE;
-    END IF;
-
-    -- The head lock serializes this user's writers, so the stream's current
-    -- version cannot change until this transaction ends.
-    SELECT max(stream_version) INTO current_version
-      FROM events
-     WHERE user_id = NEW.user_id
-       AND stream_type = NEW.stream_type
-       AND stream_id = NEW.stream_id;
-    current_version := coalesce(current_version, 0);
-    IF NEW.stream_version IS NULL THEN
-        NEW.stream_version := current_version + 1;
-    ELSIF NEW.stream_version <> current_version + 1 THEN
-        RAISE EXCEPTION 'stream %/% of user % is at version %, so version % cannot be appended',
-            NEW.stream_type, NEW.stream_id, NEW.user_id, current_version, NEW.stream_version
-            USING ERRCODE = 'TL409',
-                  DETAIL = format('current_version=%s', current_version),
-                  HINT = 'Reread the stream and retry the command against its current version.';
-    END IF;
-
     NEW.position       := nextval('events_position_seq');
     NEW.transaction_id := pg_current_xact_id();
     NEW.recorded_at    := now();
-    NEW.user_sequence  := head_sequence + 1;
-    NEW.previous_hash  := head_hash;
-    NEW.hash           := sha256(convert_to(events_hash_input(NEW), 'UTF8'));
 
-    UPDATE event_user_heads
-       SET last_sequence = NEW.user_sequence, last_hash = NEW.hash
-     WHERE user_id = NEW.user_id;
+    IF NEW.stream_version IS NULL THEN
+        -- Lock the user's chain head first, creating it for the user's first
+        -- event: one user's appends then run one after another, so no other
+        -- writer can take the version assigned here. A concurrent first
+        -- writer waits on the head's unique key.
+        INSERT INTO event_user_heads (user_id, last_sequence) VALUES (NEW.user_id, 0)
+        ON CONFLICT (user_id) DO NOTHING;
+        PERFORM 1 FROM event_user_heads WHERE user_id = NEW.user_id FOR UPDATE;
+        SELECT max(stream_version) INTO current_version
+          FROM events
+         WHERE user_id = NEW.user_id AND stream_type = NEW.stream_type AND stream_id = NEW.stream_id;
+        NEW.stream_version := coalesce(current_version, 0) + 1;
+    ELSIF NEW.stream_version > 1 THEN
+        -- Versions only grow, so a predecessor seen now stays. A concurrent
+        -- writer of the same version is stopped by the unique key.
+        PERFORM 1 FROM events
+          WHERE user_id = NEW.user_id AND stream_type = NEW.stream_type
+            AND stream_id = NEW.stream_id AND stream_version = NEW.stream_version - 1;
+        IF NOT FOUND THEN
+            SELECT max(stream_version) INTO current_version
+              FROM events
+             WHERE user_id = NEW.user_id AND stream_type = NEW.stream_type AND stream_id = NEW.stream_id;
+            RAISE EXCEPTION 'stream %/% of user % is at version %, so version % cannot be appended',
+                NEW.stream_type, NEW.stream_id, NEW.user_id, coalesce(current_version, 0), NEW.stream_version
+                USING ERRCODE = 'TL409',
+                      DETAIL = format('current_version=%s', coalesce(current_version, 0)),
+                      HINT = 'Reread the stream and retry the command against its current version.';
+        END IF;
+    END IF;
+
+    -- Advance the user's chain head in one statement: the row lock it takes
+    -- serializes the user's appends until this transaction ends, which keeps
+    -- the sequence gapless, and the hash is computed from the locked row.
+    UPDATE event_user_heads h
+       SET last_sequence = h.last_sequence + 1,
+           previous_hash = h.last_hash,
+           last_hash = events_chain_hash(NEW, h.last_sequence + 1, h.last_hash)
+     WHERE h.user_id = NEW.user_id
+    RETURNING h.last_sequence, h.previous_hash, h.last_hash
+         INTO NEW.user_sequence, NEW.previous_hash, NEW.hash;
+    IF NOT FOUND THEN
+        INSERT INTO event_user_heads AS h (user_id, last_sequence, previous_hash, last_hash)
+        VALUES (NEW.user_id, 1, NULL, events_chain_hash(NEW, 1, NULL))
+        ON CONFLICT (user_id) DO UPDATE
+           SET last_sequence = h.last_sequence + 1,
+               previous_hash = h.last_hash,
+               last_hash = events_chain_hash(NEW, h.last_sequence + 1, h.last_hash)
+        RETURNING h.last_sequence, h.previous_hash, h.last_hash
+             INTO NEW.user_sequence, NEW.previous_hash, NEW.hash;
+    END IF;
     RETURN NEW;
 END
 $$;
@@ -96,7 +119,9 @@ ALTER TABLE events ENABLE ALWAYS TRIGGER events_before_insert;
 
 -- events_append is the append path of events.Append: it returns the first
 -- result when the command id was already appended, and otherwise inserts
--- the events in order. Being a PL/pgSQL function, its statements keep
+-- the events in order. The lookup is skipped when p_check_duplicate is
+-- false, for a command id generated just before the call; the unique key
+-- still rejects a duplicate. Being a PL/pgSQL function, its statements keep
 -- cached plans in the server session, so every call skips the planning of
 -- a statement over the partitioned table without needing client-side
 -- prepared statements, which a pooler in transaction mode would break.
@@ -115,7 +140,8 @@ CREATE FUNCTION events_append(
     p_event_ids        uuid[],
     p_event_types      text[],
     p_schema_versions  integer[],
-    p_payloads         jsonb[]
+    p_payloads         jsonb[],
+    p_check_duplicate  boolean
 ) RETURNS TABLE (
     duplicate      boolean,
     "position"     bigint,
@@ -133,14 +159,16 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 BEGIN
-    RETURN QUERY
+    IF p_check_duplicate THEN
+        RETURN QUERY
         SELECT true, e.position, e.transaction_id, e.event_id, e.stream_type, e.stream_id,
                e.stream_version, e.user_sequence, e.recorded_at, e.command_index
           FROM events e
          WHERE e.user_id = p_user_id AND e.command_id = p_command_id
          ORDER BY e.command_index;
-    IF FOUND THEN
-        RETURN;
+        IF FOUND THEN
+            RETURN;
+        END IF;
     END IF;
 
     RETURN QUERY

@@ -1,0 +1,78 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/todolog/todolog/commands"
+	"github.com/todolog/todolog/internal/httpapi"
+	"github.com/todolog/todolog/internal/pgtest"
+)
+
+// BenchmarkAddTask measures AddTask at 1 and 16 concurrent clients through
+// the command handler called in process and through the HTTP API on
+// loopback, next to the baseline of a plain single-row INSERT of an
+// event-shaped row, all in one run against one cluster. Set
+// TODOLOG_TEST_DURABLE=1 for a cluster with fsync on.
+func BenchmarkAddTask(b *testing.B) {
+	db := pgtest.Open(b, pgtest.NewDatabase(b, true))
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := pgtest.CreatePlainEventsTable(db); err != nil {
+		b.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	handler, err := commands.NewHandler(commands.Config{DB: db, Logger: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	server, err := httpapi.New(httpapi.Config{Commands: handler, DB: db, Logger: logger,
+		Auth: httpapi.Auth{ServiceToken: serviceToken}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(server)
+	defer ts.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	body := `{"title": "` + pgtest.BenchTitle + `"}`
+
+	for _, clients := range []int{1, 16} {
+		b.Run(fmt.Sprintf("plain_insert/clients=%d", clients), func(b *testing.B) {
+			pgtest.RunWriters(b, clients, func(user string, id int64) error {
+				return pgtest.PlainInsert(db, user, id)
+			})
+		})
+		b.Run(fmt.Sprintf("in_process/clients=%d", clients), func(b *testing.B) {
+			pgtest.RunWriters(b, clients, func(user string, _ int64) error {
+				_, err := handler.Handle(context.Background(), commands.AddTask{
+					Header: commands.Header{UserID: user}, Title: pgtest.BenchTitle})
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("http/clients=%d", clients), func(b *testing.B) {
+			pgtest.RunWriters(b, clients, func(user string, _ int64) error {
+				request, err := http.NewRequest("POST", ts.URL+"/v1/users/"+user+"/tasks", strings.NewReader(body))
+				if err != nil {
+					return err
+				}
+				request.Header.Set("Authorization", "Bearer "+serviceToken)
+				resp, err := client.Do(request)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					return fmt.Errorf("status %d", resp.StatusCode)
+				}
+				return nil
+			})
+		})
+	}
+}
