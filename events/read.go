@@ -55,7 +55,8 @@ func CursorOf(r Record) Cursor {
 }
 
 // ReadAll yields every user's events after cursor, ordered by transaction
-// id, then position. It reads only transactions below the oldest one still
+// id, then position. The column names are qualified so ORDER BY uses the
+// table's xid8 columns and their index, not the bigint output columns. It reads only transactions below the oldest one still
 // open, so an event that commits later than a higher-numbered one is never
 // skipped: it appears after the cursor once its transaction ends.
 func ReadAll(ctx context.Context, db DBTX, after Cursor) iter.Seq2[Record, error] {
@@ -64,9 +65,9 @@ func ReadAll(ctx context.Context, db DBTX, after Cursor) iter.Seq2[Record, error
 			after = CursorOf(*last)
 		}
 		return `SELECT ` + recordColumns + ` FROM events
-			WHERE (transaction_id, position) > ($1::text::xid8, $2)
-			  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY transaction_id, position LIMIT $3`,
+			WHERE (events.transaction_id, events.position) > ($1::text::xid8, $2)
+			  AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY events.transaction_id, events.position LIMIT $3`,
 			[]any{after.TransactionID, after.Position, readPageSize}
 	}, func() string { return "reading the event log" })
 }
