@@ -33,6 +33,7 @@ func subcommands() []command {
 		{"db", "manage the embedded default PostgreSQL cluster (start, stop, status, url)", runDB},
 		{"migrate", "apply, revert, inspect and validate schema migrations", runMigrate},
 		{"serve", "run the HTTP API, command consumer and projectors", runServe},
+		{"projections", "show projection lag and resolve parked events", runProjections},
 	}
 }
 

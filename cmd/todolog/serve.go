@@ -20,15 +20,18 @@ import (
 	"github.com/todolog/todolog/commands"
 	"github.com/todolog/todolog/internal/database"
 	"github.com/todolog/todolog/internal/httpapi"
+	"github.com/todolog/todolog/internal/telemetry"
 	"github.com/todolog/todolog/migrations"
+	"github.com/todolog/todolog/projections"
 )
 
 // Components a serve process can run; several processes can split them.
 const (
-	componentHTTP = "http"
+	componentHTTP        = "http"
+	componentProjections = "projections"
 )
 
-var allComponents = []string{componentHTTP}
+var allComponents = []string{componentHTTP, componentProjections}
 
 type serveFlags struct {
 	addr         string
@@ -37,6 +40,7 @@ type serveFlags struct {
 	components   string
 	migrate      bool
 	pool         database.PoolConfig
+	pollInterval time.Duration
 }
 
 func runServe(ctx context.Context, env *environment, args []string) error {
@@ -50,6 +54,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	flags.StringVar(&f.components, "components", strings.Join(allComponents, ","),
 		"comma-separated components to run: "+strings.Join(allComponents, ", "))
 	flags.BoolVar(&f.migrate, "migrate", false, "apply pending migrations before serving")
+	flags.DurationVar(&f.pollInterval, "projection-poll-interval", envVars.Duration("TODOLOG_PROJECTION_POLL_INTERVAL",
+		projections.DefaultPollInterval), "how often an idle projector looks for new events ($TODOLOG_PROJECTION_POLL_INTERVAL)")
 	addPoolFlags(flags, &f.pool, &envVars)
 	if err := envVars.Err(); err != nil {
 		return err
@@ -86,43 +92,56 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db, "todolog"))
-	handler, err := commands.NewHandler(commands.Config{DB: db, Logger: env.logger})
-	if err != nil {
-		return err
+
+	var group runGroup
+	var projector *projections.Projector
+	if slices.Contains(components, componentProjections) {
+		projector, err = projections.New(db, projections.Config{Logger: env.logger, PollInterval: f.pollInterval})
+		if err != nil {
+			return err
+		}
+		group.add(componentProjections, projector.Run)
+	}
+	registry.MustRegister(telemetry.NewProjectionCollector(db, projector, env.logger))
+
+	if slices.Contains(components, componentHTTP) {
+		handler, err := commands.NewHandler(commands.Config{DB: db, Logger: env.logger})
+		if err != nil {
+			return err
+		}
+		api, err := httpapi.New(httpapi.Config{
+			Commands: handler,
+			DB:       db,
+			Auth: httpapi.Auth{
+				ServiceToken: os.Getenv("TODOLOG_SERVICE_TOKEN"),
+				JWTSecret:    []byte(os.Getenv("TODOLOG_JWT_SECRET")),
+				Disabled:     f.noAuth,
+			},
+			MaxBodyBytes: f.maxBodyBytes,
+			Registerer:   registry,
+			Logger:       env.logger,
+		})
+		if err != nil {
+			return err
+		}
+		listener, err := net.Listen("tcp", f.addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", f.addr, err)
+		}
+		group.add(componentHTTP, func(ctx context.Context) error { return serveHTTP(ctx, env, listener, api) })
 	}
 
-	if !slices.Contains(components, componentHTTP) {
-		env.logger.Info("serving without the HTTP API", "components", components)
-		<-ctx.Done()
-		return nil
-	}
-	api, err := httpapi.New(httpapi.Config{
-		Commands: handler,
-		DB:       db,
-		Auth: httpapi.Auth{
-			ServiceToken: os.Getenv("TODOLOG_SERVICE_TOKEN"),
-			JWTSecret:    []byte(os.Getenv("TODOLOG_JWT_SECRET")),
-			Disabled:     f.noAuth,
-		},
-		MaxBodyBytes: f.maxBodyBytes,
-		Registerer:   registry,
-		Logger:       env.logger,
-	})
-	if err != nil {
-		return err
-	}
-	return serveHTTP(ctx, env, f.addr, api, components)
+	env.logger.Info("serving", "components", components)
+	err = group.run(ctx, env)
+	env.logger.Info("stopped")
+	return err
 }
 
-// serveHTTP listens on addr until ctx ends, then drains requests for up to
-// 10 s.
-func serveHTTP(ctx context.Context, env *environment, addr string, handler http.Handler, components []string) error {
-	listener, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", addr, err)
-	}
+// serveHTTP serves on listener until ctx ends, then drains requests for up
+// to 10 s.
+func serveHTTP(ctx context.Context, env *environment, listener net.Listener, handler http.Handler) error {
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	env.logger.Info("serving", "addr", listener.Addr().String(), "components", components)
+	env.logger.Info("HTTP API listening", "addr", listener.Addr().String())
 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
@@ -131,13 +150,11 @@ func serveHTTP(ctx context.Context, env *environment, addr string, handler http.
 		return fmt.Errorf("HTTP server stopped: %w", err)
 	case <-ctx.Done():
 	}
-	env.logger.Info("shutting down", "grace", "10s")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutting down the HTTP server: %w", err)
 	}
-	env.logger.Info("stopped")
 	return nil
 }
 

@@ -91,9 +91,23 @@ func TestServeDrivesCommandsOverHTTP(t *testing.T) {
 		return resp.StatusCode, decoded
 	}
 
+	var resp *http.Response
 	status, added := post("/v1/users/alice/tasks", `{"title": "water the plants"}`)
 	require.Equal(t, http.StatusCreated, status, added)
 	taskID := int64(added["task_id"].(float64))
+
+	// The projector runs in the same process; the token makes the read wait
+	// for it.
+	request, err := http.NewRequest("GET", base+"/v1/users/alice/tasks?token="+added["token"].(string), nil)
+	require.NoError(t, err)
+	request.Header.Set("Authorization", "Bearer e2e-service-token-0123456789")
+	listed, err := http.DefaultClient.Do(request)
+	require.NoError(t, err)
+	listedBody, err := io.ReadAll(listed.Body)
+	listed.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, listed.StatusCode, "%s", listedBody)
+	require.Contains(t, string(listedBody), `"title":"water the plants"`)
 	status, completed := post(fmt.Sprintf("/v1/users/alice/tasks/%d/complete", taskID), ``)
 	require.Equal(t, http.StatusOK, status, completed)
 	status, stolen := post(fmt.Sprintf("/v1/users/mallory/tasks/%d/complete", taskID), ``)
@@ -101,10 +115,21 @@ func TestServeDrivesCommandsOverHTTP(t *testing.T) {
 	status, invalid := post("/v1/users/alice/tasks", `{"title": ""}`)
 	require.Equal(t, http.StatusUnprocessableEntity, status, invalid)
 
-	resp, err := http.Get(base + "/readyz")
+	resp, err = http.Get(base + "/readyz")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Get(base + "/metrics")
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(metrics), `todolog_projection_lag_events{projection="tasks"}`)
+
+	projectionStatus := todolog(t, env, "projections", "status")
+	require.Equal(t, 0, projectionStatus.code)
+	require.Contains(t, projectionStatus.stdout, "EVENTS BEHIND")
+	require.Contains(t, projectionStatus.stdout, "tasks")
 
 	// SIGTERM drains and exits cleanly.
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
@@ -145,4 +170,31 @@ func TestServeWarnsWhenAuthIsOff(t *testing.T) {
 		}
 	}
 	require.True(t, warned, logs.String())
+}
+
+func TestProjectionsCommandResolvesParkedEvent(t *testing.T) {
+	databaseURL := pgtest.NewDatabase(t, true)
+	db := pgtest.Open(t, databaseURL)
+	env := []string{"DATABASE_URL=" + databaseURL}
+	// An event type no projection knows parks in both projections.
+	_, err := db.Exec(`INSERT INTO events (event_id, user_id, stream_type, stream_id, event_type, schema_version,
+		payload, command_id, occurred_at) VALUES (gen_random_uuid(), 'carol', 'task', 1, 'TaskArchived', 1, '{}', 'c-1', now())`)
+	require.NoError(t, err)
+	startProjectorProcess(t, databaseURL)
+
+	var position int64
+	require.Eventually(t, func() bool {
+		return db.QueryRow(`SELECT position FROM parked_events WHERE projection = 'tasks'`).Scan(&position) == nil
+	}, 20*time.Second, 50*time.Millisecond)
+
+	parked := todolog(t, env, "projections", "parked")
+	require.Equal(t, 0, parked.code)
+	require.Contains(t, parked.stdout, "TaskArchived")
+	require.Contains(t, parked.stdout, "carol")
+
+	skipped := todolog(t, env, "projections", "skip", "tasks", fmt.Sprint(position))
+	require.Equal(t, 0, skipped.code, skipped.stderr)
+	require.Contains(t, skipped.stdout, "skip of event")
+	bad := todolog(t, env, "projections", "retry", "tasks", "x")
+	require.Equal(t, 2, bad.code)
 }

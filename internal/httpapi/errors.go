@@ -45,6 +45,9 @@ var errRequestTooLarge = errors.New("request body too large")
 
 // statusOf maps an error to its HTTP status and error code.
 func statusOf(err error) (int, string) {
+	if status, code, ok := queryStatus(err); ok {
+		return status, code
+	}
 	var maxBytes *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxBytes) || errors.Is(err, errRequestTooLarge):
@@ -115,6 +118,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "user_id", r.PathValue("user_id"), "error", err)
 		body.Error.Message = "internal error; the server log has the details"
 	case http.StatusServiceUnavailable:
+		if code == "parked" {
+			s.logger.Warn("query waited for a parked event", "path", r.URL.Path, "user_id", r.PathValue("user_id"), "error", err)
+			break
+		}
 		s.logger.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
 		body.Error.Message = "the database is unavailable; retry with the same Idempotency-Key"
 		w.Header().Set("Retry-After", "1")

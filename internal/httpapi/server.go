@@ -31,6 +31,9 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Zero means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// ConsistencyTimeout bounds a query's wait for a consistency token;
+	// past it the query answers 504. Zero means DefaultConsistencyTimeout.
+	ConsistencyTimeout time.Duration
 	// Registerer receives the HTTP metrics. Nil means a new registry.
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics. Nil means the Registerer when it is a
@@ -71,6 +74,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.ConsistencyTimeout == 0 {
+		cfg.ConsistencyTimeout = DefaultConsistencyTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -103,6 +109,7 @@ func New(cfg Config) (*Server, error) {
 	for _, route := range commandRoutes {
 		s.handle(route.pattern, s.handleCommand(route))
 	}
+	s.registerQueries()
 	s.handle("GET /healthz", s.handleHealth)
 	s.handle("GET /readyz", s.handleReady)
 	if cfg.Gatherer != nil {
