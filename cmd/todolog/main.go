@@ -34,6 +34,8 @@ func subcommands() []command {
 		{"migrate", "apply, revert, inspect and validate schema migrations", runMigrate},
 		{"serve", "run the HTTP API, command consumer and projectors", runServe},
 		{"projections", "show projection lag and resolve parked events", runProjections},
+		{"replay", "stream one user's history, or rebuild their state at a time or sequence", runReplay},
+		{"verify", "recompute hash chains and report the first broken link", runVerify},
 	}
 }
 
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		switch {
 		case err == nil:
 			return 0
+		case errors.Is(err, errVerifyFailed):
+			return 1
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(stderr, "todolog %s: %v\n", c.name, err)
 			return 2
