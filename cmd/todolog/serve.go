@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/lib/pq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -28,10 +31,11 @@ import (
 // Components a serve process can run; several processes can split them.
 const (
 	componentHTTP        = "http"
+	componentCommands    = "commands"
 	componentProjections = "projections"
 )
 
-var allComponents = []string{componentHTTP, componentProjections}
+var allComponents = []string{componentHTTP, componentCommands, componentProjections}
 
 type serveFlags struct {
 	addr         string
@@ -104,11 +108,19 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	registry.MustRegister(telemetry.NewProjectionCollector(db, projector, env.logger))
 
-	if slices.Contains(components, componentHTTP) {
-		handler, err := commands.NewHandler(commands.Config{DB: db, Logger: env.logger})
+	handler, err := commands.NewHandler(commands.Config{DB: db, Logger: env.logger})
+	if err != nil {
+		return err
+	}
+	if slices.Contains(components, componentCommands) {
+		run, err := commandConsumer(db, handler, env)
 		if err != nil {
 			return err
 		}
+		group.add(componentCommands, run)
+	}
+
+	if slices.Contains(components, componentHTTP) {
 		api, err := httpapi.New(httpapi.Config{
 			Commands: handler,
 			DB:       db,
@@ -135,6 +147,39 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	err = group.run(ctx, env)
 	env.logger.Info("stopped")
 	return err
+}
+
+// commandConsumer returns the run function of a Watermill router that
+// handles commands from the PostgreSQL commands topic and publishes their
+// replies.
+func commandConsumer(db *sql.DB, handler *commands.Handler, env *environment) (func(context.Context) error, error) {
+	transport := commands.PostgreSQLConfig{DB: db, Logger: env.logger}
+	subscriber, err := commands.NewPostgreSQLCommandSubscriber(transport)
+	if err != nil {
+		return nil, err
+	}
+	publisher, err := commands.NewPostgreSQLReplyPublisher(transport)
+	if err != nil {
+		return nil, err
+	}
+	processor, err := commands.NewProcessor(commands.ProcessorConfig{
+		Subscriber: subscriber, Publisher: publisher, Handler: handler, Logger: env.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Watermill logs each subscriber and handler start at Info; serve logs
+	// its own start, so those go to Debug.
+	router, err := message.NewRouter(message.RouterConfig{}, watermill.NewSlogLoggerWithLevelMapping(env.logger,
+		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
+	if err != nil {
+		return nil, err
+	}
+	processor.AddToRouter(router)
+	return func(ctx context.Context) error {
+		env.logger.Info("command consumer starting", "topic", commands.CommandTopic)
+		return router.Run(ctx)
+	}, nil
 }
 
 // serveHTTP serves on listener until ctx ends, then drains requests for up
