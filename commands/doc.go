@@ -23,4 +23,9 @@
 // Every Result carries a consistency token naming the last event the command
 // wrote or found; a read-your-writes query waits until the projections have
 // applied it.
+//
+// Commands reach the Handler in process, over HTTP (internal/httpapi), or as
+// Watermill messages: a Processor handles the commands topic and replies on
+// the reply topic, and a Bus is the client side, a Dispatcher like the
+// Handler, so Client works over either (docs/commands-watermill.md).
 package commands
