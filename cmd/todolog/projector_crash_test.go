@@ -93,8 +93,9 @@ func TestProjectorSurvivesRepeatedKills(t *testing.T) {
 	stop := make(chan struct{})
 	sent := sendLoad(t, db, stop)
 
-	// The kills only test something if the killed processes were applying
-	// events, so the checkpoint must move between most of them.
+	// Each kill only tests something if the killed process was applying
+	// events, so it comes at a random moment after the process has moved the
+	// checkpoint at least once.
 	checkpoint := func() int64 {
 		var position int64
 		err := db.QueryRow(`SELECT coalesce(max(last_position), 0) FROM projection_checkpoints`).Scan(&position)
@@ -102,20 +103,17 @@ func TestProjectorSurvivesRepeatedKills(t *testing.T) {
 		return position
 	}
 	projector := startProjectorProcess(t, databaseURL)
-	advanced, last := 0, checkpoint()
 	for kill := range 20 {
-		time.Sleep(time.Duration(300+rand.IntN(400)) * time.Millisecond)
+		before := checkpoint()
+		require.Eventually(t, func() bool { return checkpoint() > before }, 30*time.Second, 10*time.Millisecond,
+			"projector %d never applied an event", kill)
+		time.Sleep(time.Duration(rand.IntN(200)) * time.Millisecond)
 		require.NoError(t, projector.Process.Kill(), "kill %d", kill)
 		_ = projector.Wait()
-		if now := checkpoint(); now > last {
-			advanced++
-			last = now
-		}
 		projector = startProjectorProcess(t, databaseURL)
 	}
 	close(stop)
-	t.Logf("%d commands sent during 20 kills; the checkpoint moved between %d of them", sent.Load(), advanced)
-	require.GreaterOrEqual(t, advanced, 12)
+	t.Logf("%d commands sent during 20 kills", sent.Load())
 
 	// Let the last projector catch up with the whole log.
 	require.Eventually(t, func() bool {
