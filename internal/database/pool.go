@@ -7,6 +7,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 
 	_ "github.com/lib/pq" // registers the "postgres" driver
@@ -60,13 +62,23 @@ func (c PoolConfig) Validate() error {
 	return errors.Join(problems...)
 }
 
-// Open returns a pool for url and checks that the server answers.
-func Open(ctx context.Context, url string, cfg PoolConfig) (*sql.DB, error) {
+// DefaultConnectTimeout is the connect_timeout, in seconds, Open adds to a
+// URL without one. A serverless database that scaled to zero can take
+// several seconds to accept a connection.
+const DefaultConnectTimeout = 10
+
+// Open returns a pool for databaseURL and checks that the server answers.
+// Parameters in the URL, such as sslmode, are used as given.
+func Open(ctx context.Context, databaseURL string, cfg PoolConfig) (*sql.DB, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("postgres", url)
+	databaseURL, err := WithConnectTimeout(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("postgres", databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
@@ -82,4 +94,20 @@ func Open(ctx context.Context, url string, cfg PoolConfig) (*sql.DB, error) {
 		return nil, fmt.Errorf("connecting to the database: %w", err)
 	}
 	return db, nil
+}
+
+// WithConnectTimeout adds connect_timeout=DefaultConnectTimeout to a
+// postgres:// URL that sets none, and returns other URLs unchanged.
+func WithConnectTimeout(databaseURL string) (string, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// A key=value connection string is passed through as written.
+		return databaseURL, nil
+	}
+	query := u.Query()
+	if query.Get("connect_timeout") == "" {
+		query.Set("connect_timeout", strconv.Itoa(DefaultConnectTimeout))
+		u.RawQuery = query.Encode()
+	}
+	return u.String(), nil
 }
