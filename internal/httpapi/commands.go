@@ -19,7 +19,7 @@ type commandRoute struct {
 	command string // empty: the {name} path parameter
 	// pathIDs names the integer path parameters copied into the command.
 	pathIDs []string
-	created bool // answers 201 Created
+	created bool // responds 201 Created
 }
 
 var commandRoutes = []commandRoute{

@@ -32,7 +32,7 @@ type problem struct {
 }
 
 // malformedRules are the validation rules about the request's form rather
-// than its values; they answer 400, the others 422.
+// than its values. They map to 400 and the other rules to 422.
 var malformedRules = map[string]bool{
 	commands.RuleJSON:           true,
 	commands.RuleType:           true,
@@ -105,8 +105,8 @@ var errBadRequest = errors.New("bad request")
 var errNotFound = errors.New("not found")
 
 // writeError sends err as a JSON error body. Internal errors are logged with
-// the request's route and user and answered with a generic message, so no
-// database detail leaks to the client.
+// the request's route and user, and the response holds a generic message, so
+// no database detail leaks to the client.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := statusOf(err)
 	body := errorBody{Error: errorDetail{Code: code, Message: err.Error()}}

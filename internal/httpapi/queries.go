@@ -189,8 +189,8 @@ func queryInt(r *http.Request, name string, fallback, max int64) (int64, error) 
 	return n, nil
 }
 
-// queryProblem reports a bad query parameter as a validation error, so it
-// answers 422 with the field and rule like a command's.
+// queryProblem reports a bad query parameter as a validation error, so the
+// response is 422 with the field and rule, as for a command.
 func queryProblem(field, rule, format string, args ...any) error {
 	return &commands.ValidationError{Field: field, Rule: rule, Detail: fmt.Sprintf(format, args...)}
 }

@@ -31,8 +31,8 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Zero means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// ConsistencyTimeout bounds a query's wait for a consistency token;
-	// past it the query answers 504. Zero means DefaultConsistencyTimeout.
+	// ConsistencyTimeout bounds a query's wait for a consistency token.
+	// Past it the query returns 504. Zero means DefaultConsistencyTimeout.
 	ConsistencyTimeout time.Duration
 	// Registerer receives the HTTP metrics. Nil means a new registry.
 	Registerer prometheus.Registerer
@@ -181,13 +181,13 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// handleHealth answers whether the process is alive; it does not touch the
+// handleHealth reports whether the process is alive. It does not touch the
 // database, so a database outage does not get the process restarted.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReady answers whether the database is reachable, within 2 s.
+// handleReady reports whether the database answers a ping within 2 s.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
