@@ -17,9 +17,8 @@ build: ## build bin/todolog
 	$(GO) build -o $(BIN) ./cmd/todolog
 
 .PHONY: run
-run: postgres build ## migrate the embedded default database and show its status
-	$(BIN) migrate up
-	$(BIN) db status
+run: postgres build ## run the demo end to end on the embedded default database
+	$(BIN) demo
 
 .PHONY: test
 test: postgres ## go vet, then every test with the race detector

@@ -36,6 +36,8 @@ func subcommands() []command {
 		{"projections", "show projection lag and resolve parked events", runProjections},
 		{"replay", "stream one user's history, or rebuild their state at a time or sequence", runReplay},
 		{"verify", "recompute hash chains and report the first broken link", runVerify},
+		{"replay-trace", "send a chat-backend trace (JSON Lines) to todolog as commands", runReplayTrace},
+		{"demo", "migrate, serve in process, replay a trace, and check the result end to end", runDemo},
 	}
 }
 

@@ -1,0 +1,97 @@
+package trace
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/todolog/todolog/commands"
+)
+
+// Delays between the attempts of a command that failed with a transient
+// error: doubling from the first to the last.
+const (
+	firstRetryDelay = 100 * time.Millisecond
+	maxRetryDelay   = 2 * time.Second
+)
+
+// send handles cmd, retrying transient failures with the same idempotency
+// key, and counts the outcome. index is the tool call's index in l, or -1
+// for the message.
+func (w *worker) send(ctx context.Context, l Line, index int, cmd commands.Command) (commands.Result, error) {
+	delay := firstRetryDelay
+	for attempt := 1; ; attempt++ {
+		result, err := w.cfg.Dispatcher.Handle(ctx, cmd)
+		if err == nil {
+			w.counted(l, index, cmd, result)
+			return result, nil
+		}
+		if attempt >= w.cfg.MaxAttempts || ctx.Err() != nil || !transient(err) {
+			return commands.Result{}, err
+		}
+		w.cfg.Logger.WarnContext(ctx, "retrying a command after a transient error", "line", l.Number, "seq", l.Seq,
+			"tool_call", index, "command", cmd.CommandName(), "command_id", cmd.CommandHeader().CommandID,
+			"attempt", attempt, "delay", delay, "error", err)
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return commands.Result{}, err
+		case <-timer.C:
+		}
+		delay = min(delay*2, maxRetryDelay)
+	}
+}
+
+func (w *worker) counted(l Line, index int, cmd commands.Command, result commands.Result) {
+	w.count.commands.Add(1)
+	w.lastToken = result.Token
+	switch {
+	case result.Duplicate:
+		w.count.duplicates.Add(1)
+	case !result.Changed:
+		w.count.unchanged.Add(1)
+		w.cfg.Logger.Debug("a command of the trace changed nothing", "line", l.Number, "seq", l.Seq, "tool_call", index,
+			"command", cmd.CommandName(), "user_id", cmd.CommandHeader().UserID, "note", result.Note)
+	}
+}
+
+// skipped counts a call that changes nothing and met a later version of
+// its task: a rerun reached a call the first run did not record.
+func (w *worker) skipped(l Line, index int, cmd commands.Command, err error) {
+	w.count.commands.Add(1)
+	w.count.unchanged.Add(1)
+	w.cfg.Logger.Debug("skipped a call that changes nothing because later lines changed its task", "line", l.Number,
+		"seq", l.Seq, "tool_call", index, "command", cmd.CommandName(), "user_id", cmd.CommandHeader().UserID, "error", err)
+}
+
+// transient reports whether err means the service or its database could
+// not be reached for now, so the same command may succeed when sent again.
+// A timeout is not transient here: over Watermill it usually means no
+// processor is running, and waiting again would only delay the error.
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, commands.ErrUnavailable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code.Class() {
+		case "08", "53", "57":
+			return true
+		}
+		return pqErr.Code == "40001" || pqErr.Code == "40P01"
+	}
+	return false
+}
