@@ -14,9 +14,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestWithConnectTimeout(t *testing.T) {
 	cases := map[string]string{
-		"postgres://u@h/db":                             "postgres://u@h/db?connect_timeout=10",
-		"postgres://u@h/db?sslmode=require":             "postgres://u@h/db?connect_timeout=10&sslmode=require",
-		"postgresql://u@h/db?connect_timeout=30":        "postgresql://u@h/db?connect_timeout=30",
+		"postgres://u@h/db":                             "postgres://u@h/db?binary_parameters=yes&connect_timeout=10",
+		"postgres://u@h/db?sslmode=require":             "postgres://u@h/db?binary_parameters=yes&connect_timeout=10&sslmode=require",
+		"postgresql://u@h/db?connect_timeout=30":        "postgresql://u@h/db?binary_parameters=yes&connect_timeout=30",
+		"postgres://u@h/db?binary_parameters=no":        "postgres://u@h/db?binary_parameters=no&connect_timeout=10",
 		"host=localhost dbname=todolog sslmode=disable": "host=localhost dbname=todolog sslmode=disable",
 	}
 	for input, want := range cases {
