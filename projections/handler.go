@@ -27,6 +27,9 @@ type handler struct {
 	attemptDelay time.Duration
 	logger       *slog.Logger
 	stats        *counters
+	// parkedEvents holds the projection's parked events in the snapshot of
+	// the current batch's transaction.
+	parkedEvents batchParked
 }
 
 // handle is the Watermill handler function. It returns an error only when
@@ -80,7 +83,7 @@ func (h *handler) handle(msg *message.Message) error {
 // parks r when every attempt failed or when the user already has a parked
 // event in this projection. It returns the errors that are not r's fault.
 func (h *handler) process(ctx context.Context, tx *sql.Tx, r events.Record, logger *slog.Logger) error {
-	first, found, err := firstParked(ctx, tx, h.projection.name, r.UserID)
+	first, found, err := h.parkedEvents.firstParked(ctx, tx, h.projection.name, r.UserID)
 	if err != nil {
 		return err
 	}
@@ -94,6 +97,7 @@ func (h *handler) process(ctx context.Context, tx *sql.Tx, r events.Record, logg
 		if err := park(ctx, tx, h.projection.name, r, cause, 0, true); err != nil {
 			return err
 		}
+		h.parkedEvents.parked(tx, r.UserID, r.Position)
 		h.stats.parked.Add(1)
 		logger.Warn("event held behind a parked event of the same user", "parked_position", first)
 		return nil
@@ -128,6 +132,7 @@ func (h *handler) process(ctx context.Context, tx *sql.Tx, r events.Record, logg
 	if err := park(ctx, tx, h.projection.name, r, applyErr.Error(), h.maxAttempts, false); err != nil {
 		return err
 	}
+	h.parkedEvents.parked(tx, r.UserID, r.Position)
 	h.stats.parked.Add(1)
 	logger.Error("event parked: the projection cannot apply it", "attempts", h.maxAttempts, "error", applyErr)
 	return nil
