@@ -96,7 +96,7 @@ var baselineConversationsQueries = []string{
 // TODOLOG_TEST_DURABLE=1 for a cluster with fsync on.
 func BenchmarkCatchUp(b *testing.B) {
 	if testing.Short() {
-		b.Skip("fills a log of a million events; skipped in -short mode")
+		b.Skip("skipped in -short mode, because it fills a log of up to a million events")
 	}
 	count := benchEnvInt(b, benchEventsEnv, 1_000_000)
 	batchSize := benchEnvInt(b, benchBatchSizeEnv, projections.DefaultBatchSize)

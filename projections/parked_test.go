@@ -175,3 +175,33 @@ func TestConstraintViolationParksEvent(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, messages)
 }
+
+// An event parked in a batch must hold back the same user's later events
+// of that batch, which the batch read before the event was parked.
+func TestParkedEventHoldsRestOfBatch(t *testing.T) {
+	t.Parallel()
+	log := newTestLog(t)
+	_, db := newDatabase(t)
+	ctx := context.Background()
+	user, otherUser := newUser(), newUser()
+
+	// The events commit before the projector starts, so its first batch
+	// (fastConfig reads 10 events a batch) holds all of them.
+	taskID, _ := addTask(t, db, user, "a")
+	unknownPosition := insertUnknownEvent(t, db, user, taskID)
+	heldResult := appendEvents(t, db, user, events.TaskStream(taskID), events.TaskCompleted{TaskID: taskID})
+	otherTaskID, otherResult := addTask(t, db, otherUser, "b")
+	startProjector(t, db, fastConfig(log))
+
+	waitFor(t, db, otherResult)
+	parked := waitForParked(t, db, projections.Tasks, 2)
+	require.Equal(t, unknownPosition, parked[0].Position)
+	require.False(t, parked[0].Held)
+	require.Equal(t, heldResult.LastPosition(), parked[1].Position)
+	require.True(t, parked[1].Held)
+	task, err := projections.GetTask(ctx, db, user, taskID)
+	require.NoError(t, err)
+	require.False(t, task.Completed, "the held event was not applied")
+	_, err = projections.GetTask(ctx, db, otherUser, otherTaskID)
+	require.NoError(t, err, "the other user's event in the same batch was applied")
+}
