@@ -86,8 +86,9 @@ const appendQuery = `SELECT duplicate, position, transaction_id::text::bigint, e
 // It returns a *ConflictError (errors.Is ErrConflict) when the stream is not
 // at req.ExpectedVersion, and a *DuplicateError (errors.Is ErrDuplicate)
 // when req.CommandID was appended before. A duplicate that races with the
-// first append inside a caller's transaction aborts that transaction; the
-// error's First is then empty and ReadCommandResult returns it afterwards.
+// first append inside a caller's transaction aborts that transaction. The
+// error's First is then empty, and ReadCommandResult returns it after the
+// rollback.
 func Append(ctx context.Context, db DBTX, req AppendRequest) (AppendResult, error) {
 	args, err := appendArgs(&req)
 	if err != nil {
@@ -130,7 +131,7 @@ func appendArgs(req *AppendRequest) ([]any, error) {
 		return nil, fmt.Errorf("%w: expected version %d must be AnyVersion (-1), NoStream (0) or a version", ErrInvalid, req.ExpectedVersion)
 	}
 	if len(req.Events) == 0 || len(req.Events) > MaxEventsPerAppend {
-		return nil, fmt.Errorf("%w: an append holds 1 to %d events, got %d", ErrInvalid, MaxEventsPerAppend, len(req.Events))
+		return nil, fmt.Errorf("%w: an append must have 1 to %d events, got %d", ErrInvalid, MaxEventsPerAppend, len(req.Events))
 	}
 	if req.EventIDs != nil && len(req.EventIDs) != len(req.Events) {
 		return nil, fmt.Errorf("%w: %d event ids for %d events", ErrInvalid, len(req.EventIDs), len(req.Events))

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// timeLayout is how the hash input writes timestamps, matching the
+// timeLayout is the timestamp format of the hash input, matching the
 // to_char pattern in events_hash_input.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 

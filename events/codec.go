@@ -24,7 +24,8 @@ type codecType struct {
 	goType  reflect.Type
 }
 
-// NewCodec returns a codec that knows the whole catalog at schema version 1.
+// NewCodec returns a codec with the whole catalog registered at schema
+// version 1.
 func NewCodec() *Codec {
 	c := &Codec{types: map[string]codecType{}, upcasters: map[string]map[int]Upcaster{}}
 	for _, e := range []Event{

@@ -67,7 +67,7 @@ func (c PoolConfig) Validate() error {
 // several seconds to accept a connection.
 const DefaultConnectTimeout = 10
 
-// Open returns a pool for databaseURL and checks that the server answers.
+// Open returns a pool for databaseURL and checks that the server responds.
 // Parameters in the URL, such as sslmode, are used as given.
 func Open(ctx context.Context, databaseURL string, cfg PoolConfig) (*sql.DB, error) {
 	cfg.setDefaults()
@@ -98,7 +98,7 @@ func Open(ctx context.Context, databaseURL string, cfg PoolConfig) (*sql.DB, err
 
 // WithConnectTimeout adds connect_timeout=DefaultConnectTimeout to a
 // postgres:// URL that sets none, and binary_parameters=yes unless the URL
-// says otherwise. With binary_parameters lib/pq sends a parameterized
+// sets it. With binary_parameters lib/pq sends a parameterized
 // query in one round trip (Parse, Bind and Execute before one Sync) instead
 // of two, which is about 15% faster here and keeps the statement and its
 // execution on one server connection behind a transaction-mode pooler.
