@@ -9,6 +9,11 @@ import (
 )
 
 func runDB(ctx context.Context, env *environment, args []string) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(env.stderr, "Usage: todolog db start | stop | status | url\n\n"+
+			"Manages the embedded default PostgreSQL cluster under $TODOLOG_HOME.")
+		return nil
+	}
 	if len(args) != 1 {
 		return usageError("expected one of start, stop, status, url")
 	}

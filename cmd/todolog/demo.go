@@ -161,7 +161,7 @@ func parseDemoFlags(env *environment, args []string) (demoFlags, error) {
 	flags.BoolVar(&f.noProgress, "no-progress", false, "never draw a progress bar (it is drawn only when stderr is a terminal)")
 
 	if err := flags.Parse(args); err != nil {
-		return demoFlags{}, usageError("%v", err)
+		return demoFlags{}, flagError(err)
 	}
 	if flags.NArg() > 0 {
 		return demoFlags{}, usageError("unexpected argument %q; pass a trace file with --trace", flags.Arg(0))

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		switch {
 		case err == nil:
 			return 0
+		case errors.Is(err, errHelpShown):
+			return 0
 		case errors.Is(err, errVerifyFailed):
 			return 1
 		case errors.Is(err, errUsage):
@@ -86,6 +89,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // errUsage marks errors in the command line itself; they exit with code 2.
 var errUsage = errors.New("invalid usage")
+
+// errHelpShown means a subcommand printed its usage for -h or --help, which
+// is not a failure: the process exits with code 0.
+var errHelpShown = errors.New("help shown")
+
+// flagError turns a flag parsing error into a usage error, or into
+// errHelpShown for -h and --help.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelpShown
+	}
+	return usageError("%v", err)
+}
 
 func usageError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))

@@ -27,7 +27,7 @@ func runMigrate(ctx context.Context, env *environment, args []string) error {
 	flags.Usage = func() { fmt.Fprintln(env.stderr, migrateUsage) }
 	urlFlag := flags.String("migrate-url", "", "direct PostgreSQL URL for migrations (default $MIGRATE_DATABASE_URL, then $DATABASE_URL)")
 	if err := flags.Parse(args); err != nil {
-		return usageError("%v", err)
+		return flagError(err)
 	}
 	args = flags.Args()
 	if len(args) == 0 {

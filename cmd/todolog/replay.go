@@ -30,7 +30,7 @@ func runReplay(ctx context.Context, env *environment, args []string) error {
 	upto := flags.Int64("upto", 0, "reconstruct the state as of this user sequence number")
 	format := flags.String("format", "jsonl", "output format: jsonl or table")
 	if err := flags.Parse(args); err != nil {
-		return usageError("%v", err)
+		return flagError(err)
 	}
 	if err := events.CheckUserID(*user); err != nil {
 		return usageError("--user: %v", err)

@@ -130,7 +130,7 @@ func parseInterspersed(flags *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
 		if err := flags.Parse(args); err != nil {
-			return nil, usageError("%v", err)
+			return nil, flagError(err)
 		}
 		if flags.NArg() == 0 {
 			return positional, nil

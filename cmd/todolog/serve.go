@@ -65,7 +65,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if err := flags.Parse(args); err != nil {
-		return usageError("%v", err)
+		return flagError(err)
 	}
 	if flags.NArg() > 0 {
 		return usageError("unexpected argument %q", flags.Arg(0))

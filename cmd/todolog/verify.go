@@ -32,7 +32,7 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 	exportFile := flags.String("export", "", "verify an export file offline")
 	against := flags.String("against", "", "check the database against the chain head of this export")
 	if err := flags.Parse(args); err != nil {
-		return usageError("%v", err)
+		return flagError(err)
 	}
 	chosen := 0
 	for _, set := range []bool{*user != "", *all, *exportFile != ""} {
@@ -88,6 +88,10 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 		head, err := verify()
 		if err != nil {
 			return reportBroken(env, *user, err)
+		}
+		if head.Events == 0 {
+			fmt.Fprintf(env.stdout, "FAILED user %s has no events; check the user id\n", *user)
+			return errVerifyFailed
 		}
 		fmt.Fprintf(env.stdout, "ok  user %s: %d events, head %s\n", head.UserID, head.Events, head.Hash)
 		return nil
