@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -111,7 +112,10 @@ func printState(w io.Writer, state replay.State) error {
 	for _, c := range state.Conversations {
 		fmt.Fprintf(w, "conversation %d (%d messages)\n", c.ID, len(c.Messages))
 		for _, m := range c.Messages {
-			fmt.Fprintf(w, "  %-9s %s\n", m.Role+":", m.Content)
+			// Continuation lines of a multi-line message line up under its
+			// first line.
+			content := strings.ReplaceAll(m.Content, "\n", "\n"+strings.Repeat(" ", 13))
+			fmt.Fprintf(w, "  %-10s %s\n", m.Role+":", content)
 		}
 	}
 	return nil
