@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 
+	"github.com/todolog/todolog/internal/database"
 	"github.com/todolog/todolog/internal/pgcluster"
 )
 
@@ -81,4 +83,14 @@ func migrationURL(ctx context.Context, env *environment) (string, error) {
 		return url, nil
 	}
 	return serviceURL(ctx, env)
+}
+
+// openToolDatabase opens a small pool on the service database for a
+// one-shot operator command such as replay, verify or projections.
+func openToolDatabase(ctx context.Context, env *environment) (*sql.DB, error) {
+	url, err := serviceURL(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return database.Open(ctx, url, database.PoolConfig{MaxOpen: 2, MaxIdle: 2})
 }

@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/todolog/todolog/internal/database"
 	"github.com/todolog/todolog/projections"
 )
 
@@ -27,11 +26,7 @@ func runProjections(ctx context.Context, env *environment, args []string) error 
 		}
 		return nil
 	}
-	url, err := serviceURL(ctx, env)
-	if err != nil {
-		return err
-	}
-	db, err := database.Open(ctx, url, database.PoolConfig{MaxOpen: 2})
+	db, err := openToolDatabase(ctx, env)
 	if err != nil {
 		return err
 	}

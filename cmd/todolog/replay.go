@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/todolog/todolog/events"
-	"github.com/todolog/todolog/internal/database"
 	"github.com/todolog/todolog/replay"
 )
 
@@ -52,11 +51,7 @@ func runReplay(ctx context.Context, env *environment, args []string) error {
 	}
 	point.UpTo = *upto
 
-	url, err := serviceURL(ctx, env)
-	if err != nil {
-		return err
-	}
-	db, err := database.Open(ctx, url, database.PoolConfig{MaxOpen: 2})
+	db, err := openToolDatabase(ctx, env)
 	if err != nil {
 		return err
 	}

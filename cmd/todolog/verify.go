@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/todolog/todolog/events"
-	"github.com/todolog/todolog/internal/database"
 	"github.com/todolog/todolog/replay"
 )
 
@@ -63,11 +62,7 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 
-	url, err := serviceURL(ctx, env)
-	if err != nil {
-		return err
-	}
-	db, err := database.Open(ctx, url, database.PoolConfig{MaxOpen: 2})
+	db, err := openToolDatabase(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 
-	"github.com/lib/pq"
-
 	"github.com/todolog/todolog/commands"
+	"github.com/todolog/todolog/internal/database"
 )
 
 // errorBody is the JSON body of every error response.
@@ -78,21 +76,10 @@ func statusOf(err error) (int, string) {
 	}
 }
 
-// unavailable reports errors that mean the database cannot be reached:
-// network errors, and PostgreSQL's connection exceptions (class 08),
-// operator intervention such as a shutdown (class 57) and too many
-// connections (53300).
+// unavailable reports errors that mean the database cannot be reached or
+// used for now (database.IsTransient), so the client should retry.
 func unavailable(err error) bool {
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) {
-		class := pqErr.Code.Class()
-		return class == "08" || class == "57" || pqErr.Code == "53300"
-	}
-	return errors.Is(err, errDatabaseDown)
+	return errors.Is(err, errDatabaseDown) || database.IsTransient(err)
 }
 
 // errDatabaseDown marks a failed readiness check.

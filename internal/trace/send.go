@@ -2,15 +2,11 @@ package trace
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
-	"net"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/todolog/todolog/commands"
+	"github.com/todolog/todolog/internal/database"
 )
 
 // Delays between the attempts of a command that failed with a transient
@@ -78,20 +74,5 @@ func transient(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if errors.Is(err, commands.ErrUnavailable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
-		return true
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) {
-		switch pqErr.Code.Class() {
-		case "08", "53", "57":
-			return true
-		}
-		return pqErr.Code == "40001" || pqErr.Code == "40P01"
-	}
-	return false
+	return errors.Is(err, commands.ErrUnavailable) || database.IsTransient(err)
 }
