@@ -168,7 +168,7 @@ func VerifyExport(r io.Reader) (ChainHead, error) {
 		computed.Hash = hex.EncodeToString(verifier.Head())
 	}
 	if computed.Events != claimed.Events || computed.Hash != claimed.Hash {
-		return ChainHead{}, fmt.Errorf("the export's events end at sequence %d with hash %s, but its chain head says %d and %s",
+		return ChainHead{}, fmt.Errorf("the export's events end at sequence %d with hash %s, but its chain head records %d and %s",
 			computed.Events, computed.Hash, claimed.Events, claimed.Hash)
 	}
 	return *claimed, nil

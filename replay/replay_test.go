@@ -105,7 +105,7 @@ func TestExportVerifiesOffline(t *testing.T) {
 	// missing head.
 	withoutLast := strings.Join(append(lines[:7:7], lines[8]), "\n")
 	_, err = replay.VerifyExport(strings.NewReader(withoutLast))
-	require.ErrorContains(t, err, "chain head says 8")
+	require.ErrorContains(t, err, "chain head records 8")
 	_, err = replay.VerifyExport(strings.NewReader(strings.Join(lines[:8], "\n")))
 	require.ErrorContains(t, err, "no chain head")
 	removedMiddle := strings.Join(append(append([]string{}, lines[:3]...), lines[4:]...), "\n")

@@ -43,7 +43,7 @@ func Verify(ctx context.Context, db events.DBTX, userID string) (ChainHead, erro
 	case err != nil:
 		return ChainHead{}, fmt.Errorf("reading the chain head of user %s: %w", userID, err)
 	case lastSequence != head.Events || hex.EncodeToString(lastHash) != head.Hash:
-		return ChainHead{}, fmt.Errorf("%w: user %s's log ends at sequence %d, but the head row says %d: events were removed or the head was changed",
+		return ChainHead{}, fmt.Errorf("%w: user %s's log ends at sequence %d, but the head row records %d: events were removed or the head was changed",
 			ErrHeadMismatch, userID, head.Events, lastSequence)
 	}
 	return head, nil

@@ -46,7 +46,7 @@ func freeAddr(t *testing.T) string {
 	return listener.Addr().String()
 }
 
-// startServe runs `todolog serve` and waits until it answers /healthz.
+// startServe runs `todolog serve` and waits until it responds to /healthz.
 func startServe(t *testing.T, env []string, args ...string) (string, *exec.Cmd, *syncBuffer) {
 	t.Helper()
 	addr := freeAddr(t)
@@ -176,7 +176,7 @@ func TestProjectionsCommandResolvesParkedEvent(t *testing.T) {
 	databaseURL := pgtest.NewDatabase(t, true)
 	db := pgtest.Open(t, databaseURL)
 	env := []string{"DATABASE_URL=" + databaseURL}
-	// An event type no projection knows parks in both projections.
+	// An event type no projection handles parks in both projections.
 	_, err := db.Exec(`INSERT INTO events (event_id, user_id, stream_type, stream_id, event_type, schema_version,
 		payload, command_id, occurred_at) VALUES (gen_random_uuid(), 'carol', 'task', 1, 'TaskArchived', 1, '{}', 'c-1', now())`)
 	require.NoError(t, err)

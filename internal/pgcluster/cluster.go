@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	if os.Geteuid() == 0 {
 		cred, err := lookupCredential("postgres")
 		if err != nil {
-			return nil, fmt.Errorf("PostgreSQL refuses to run as root and the fallback user is missing: %w "+
+			return nil, fmt.Errorf("PostgreSQL does not run as root, and the user postgres to run it as is missing: %w "+
 				"(create it with `useradd --system --home /var/lib/postgresql postgres`)", err)
 		}
 		c.runAs = cred

@@ -118,7 +118,7 @@ func (c *Cluster) RunChild(ctx context.Context, logFile *os.File) (stop func() e
 	}
 
 	stop = func() error {
-		// SIGINT asks for a fast shutdown: clients are disconnected and the
+		// SIGINT requests a fast shutdown: clients are disconnected and the
 		// server writes a checkpoint.
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			return fmt.Errorf("signalling postgres: %w", err)
