@@ -14,18 +14,29 @@ type streamHead struct {
 	cursor  events.Cursor
 }
 
-// attempt reads the state cmd is decided on, decides and appends once. The
-// append expects the stream version that was read, so a writer that
-// appended in between makes it fail with ErrConflict.
+// attempt reads the state cmd is decided on, decides and appends once, in
+// one transaction scoped to the command's user (events.AsUser). The append
+// expects the stream version that was read, so a writer that appended in
+// between makes it fail with ErrConflict.
 func (h *Handler) attempt(ctx context.Context, cmd Command, header Header) (Result, error) {
-	decision, head, err := h.decide(ctx, cmd, header)
+	var result Result
+	err := events.AsUser(ctx, h.db, header.UserID, func(tx events.DBTX) error {
+		var err error
+		result, err = h.attemptIn(ctx, tx, cmd, header)
+		return err
+	})
+	return result, err
+}
+
+func (h *Handler) attemptIn(ctx context.Context, tx events.DBTX, cmd Command, header Header) (Result, error) {
+	decision, head, err := h.decide(ctx, tx, cmd, header)
 	if err != nil {
 		return Result{}, err
 	}
 	if len(decision.Events) == 0 {
 		return unchangedResult(header.CommandID, decision.Stream, head.version, head.cursor, decision.Note), nil
 	}
-	appended, err := events.Append(ctx, h.db, events.AppendRequest{
+	appended, err := events.Append(ctx, tx, events.AppendRequest{
 		UserID:          header.UserID,
 		Stream:          decision.Stream,
 		ExpectedVersion: head.version,
@@ -45,20 +56,20 @@ func (h *Handler) attempt(ctx context.Context, cmd Command, header Header) (Resu
 // decide loads the state cmd needs and runs its decision function. Ids are
 // allocated inside the decision, after the state was read, so within one
 // stream a later event never carries a lower id than an earlier one.
-func (h *Handler) decide(ctx context.Context, cmd Command, header Header) (Decision, streamHead, error) {
-	allocate := allocator(ctx, h.db)
+func (h *Handler) decide(ctx context.Context, tx events.DBTX, cmd Command, header Header) (Decision, streamHead, error) {
+	allocate := allocator(ctx, tx)
 	switch c := cmd.(type) {
 	case AddTask:
 		decision, err := DecideAddTask(c, allocate)
 		return decision, streamHead{}, err
 	case UpdateTask:
-		return h.decideTask(ctx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideUpdateTask(s, c) })
+		return h.decideTask(ctx, tx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideUpdateTask(s, c) })
 	case CompleteTask:
-		return h.decideTask(ctx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideCompleteTask(s, c) })
+		return h.decideTask(ctx, tx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideCompleteTask(s, c) })
 	case ReopenTask:
-		return h.decideTask(ctx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideReopenTask(s, c) })
+		return h.decideTask(ctx, tx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideReopenTask(s, c) })
 	case DeleteTask:
-		return h.decideTask(ctx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideDeleteTask(s, c) })
+		return h.decideTask(ctx, tx, header, c.TaskID, func(s TaskState) (Decision, error) { return DecideDeleteTask(s, c) })
 	case StartConversation:
 		decision, err := DecideStartConversation(c, allocate)
 		return decision, streamHead{}, err
@@ -67,7 +78,7 @@ func (h *Handler) decide(ctx context.Context, cmd Command, header Header) (Decis
 			decision, err := DecideAppendMessage(ConversationState{}, c, allocate)
 			return decision, streamHead{}, err
 		}
-		state, err := loadConversation(ctx, h.db, header.UserID, c.ConversationID)
+		state, err := loadConversation(ctx, tx, header.UserID, c.ConversationID)
 		if err != nil {
 			return Decision{}, streamHead{}, err
 		}
@@ -84,9 +95,9 @@ func (h *Handler) decide(ctx context.Context, cmd Command, header Header) (Decis
 }
 
 // decideTask loads task id of the header's user and runs decide on it.
-func (h *Handler) decideTask(ctx context.Context, header Header, id int64,
+func (h *Handler) decideTask(ctx context.Context, tx events.DBTX, header Header, id int64,
 	decide func(TaskState) (Decision, error)) (Decision, streamHead, error) {
-	state, err := loadTask(ctx, h.db, header.UserID, id)
+	state, err := loadTask(ctx, tx, header.UserID, id)
 	if err != nil {
 		return Decision{}, streamHead{}, err
 	}

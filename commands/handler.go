@@ -21,9 +21,9 @@ const DefaultMaxConflictRetries = 20
 
 // Config configures a Handler.
 type Config struct {
-	// DB is the pool commands are handled on. Required. Handle runs each
-	// query in its own implicit transaction, so it works behind a pooler in
-	// transaction mode.
+	// DB is the pool commands are handled on. Required. Each attempt runs
+	// in one transaction scoped to the command's user (events.AsUser), and
+	// nothing outlives it, so it works behind a pooler in transaction mode.
 	DB *sql.DB
 	// Logger receives one Debug record per command and per retry. Nil means
 	// slog.Default().

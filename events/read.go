@@ -15,7 +15,7 @@ const readPageSize = 500
 // ReadStream yields the events of one stream with a version above
 // afterVersion, in version order.
 func ReadStream(ctx context.Context, db DBTX, userID string, stream Stream, afterVersion int) iter.Seq2[Record, error] {
-	return pages(ctx, db, func(last *Record) (string, []any) {
+	return pages(ctx, asUser(db, userID), func(last *Record) (string, []any) {
 		after := int64(afterVersion)
 		if last != nil {
 			after = int64(last.StreamVersion)
@@ -31,7 +31,7 @@ func ReadStream(ctx context.Context, db DBTX, userID string, stream Stream, afte
 // sequence order. A user's appends are serialized, so sequence order is
 // commit order and a reader that keeps up never skips an event.
 func ReadUser(ctx context.Context, db DBTX, userID string, afterSequence int64) iter.Seq2[Record, error] {
-	return pages(ctx, db, func(last *Record) (string, []any) {
+	return pages(ctx, asUser(db, userID), func(last *Record) (string, []any) {
 		after := afterSequence
 		if last != nil {
 			after = last.UserSequence
@@ -55,12 +55,14 @@ func CursorOf(r Record) Cursor {
 }
 
 // ReadAll yields every user's events after cursor, ordered by transaction
-// id, then position. The column names are qualified so ORDER BY uses the
-// table's xid8 columns and their index, not the bigint output columns. It reads only transactions below the oldest one still
-// open, so an event that commits later than a higher-numbered one is never
-// skipped: it appears after the cursor once its transaction ends.
+// id, then position. It is an operator path (AsOperator). The column names
+// are qualified so ORDER BY uses the table's xid8 columns and their index,
+// not the bigint output columns. It reads only transactions below the
+// oldest one still open, so an event that commits later than a
+// higher-numbered one is never skipped: it appears after the cursor once
+// its transaction ends.
 func ReadAll(ctx context.Context, db DBTX, after Cursor) iter.Seq2[Record, error] {
-	return pages(ctx, db, func(last *Record) (string, []any) {
+	return pages(ctx, asOperator(db), func(last *Record) (string, []any) {
 		if last != nil {
 			after = CursorOf(*last)
 		}
@@ -72,14 +74,31 @@ func ReadAll(ctx context.Context, db DBTX, after Cursor) iter.Seq2[Record, error
 	}, func() string { return "reading the event log" })
 }
 
-// pages runs the query built by next page by page, passing it the last
-// record yielded, until a page comes back short or the caller stops.
-func pages(ctx context.Context, db DBTX, next func(last *Record) (string, []any), describe func() string) iter.Seq2[Record, error] {
+// scope runs a function on a DBTX with the scope a reader needs.
+type scope func(ctx context.Context, fn func(DBTX) error) error
+
+func asUser(db DBTX, userID string) scope {
+	return func(ctx context.Context, fn func(DBTX) error) error { return AsUser(ctx, db, userID, fn) }
+}
+
+func asOperator(db DBTX) scope {
+	return func(ctx context.Context, fn func(DBTX) error) error { return AsOperator(ctx, db, fn) }
+}
+
+// pages runs the query built by next page by page, each page in its scope,
+// passing it the last record yielded, until a page comes back short or the
+// caller stops.
+func pages(ctx context.Context, in scope, next func(last *Record) (string, []any), describe func() string) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		var last *Record
 		for {
 			query, args := next(last)
-			records, err := readPage(ctx, db, query, args)
+			var records []Record
+			err := in(ctx, func(db DBTX) error {
+				var err error
+				records, err = readPage(ctx, db, query, args)
+				return err
+			})
 			if err != nil {
 				yield(Record{}, fmt.Errorf("%s: %w", describe(), err))
 				return
@@ -129,12 +148,14 @@ type StreamHead struct {
 // another user's, has the zero StreamHead.
 func ReadStreamHead(ctx context.Context, db DBTX, userID string, stream Stream) (StreamHead, error) {
 	var head StreamHead
-	err := db.QueryRowContext(ctx, `SELECT stream_version, transaction_id::text::bigint, position
-		FROM events
-		WHERE user_id = $1 AND stream_type = $2 AND stream_id = $3
-		ORDER BY stream_version DESC
-		LIMIT 1`, userID, stream.Type, stream.ID).
-		Scan(&head.Version, &head.Cursor.TransactionID, &head.Cursor.Position)
+	err := AsUser(ctx, db, userID, func(db DBTX) error {
+		return db.QueryRowContext(ctx, `SELECT stream_version, transaction_id::text::bigint, position
+			FROM events
+			WHERE user_id = $1 AND stream_type = $2 AND stream_id = $3
+			ORDER BY stream_version DESC
+			LIMIT 1`, userID, stream.Type, stream.ID).
+			Scan(&head.Version, &head.Cursor.TransactionID, &head.Cursor.Position)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return StreamHead{}, nil
 	}

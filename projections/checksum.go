@@ -21,14 +21,17 @@ type Checksum struct {
 }
 
 // TableChecksum computes the checksum of a read table, for comparing a
-// rebuilt table with the live one. It reads the whole table.
+// rebuilt table with the live one. It reads the whole table, across users
+// (events.AsOperator).
 func TableChecksum(ctx context.Context, db events.DBTX, table string) (Checksum, error) {
 	if !slices.Contains(ReadTables(), table) {
 		return Checksum{}, fmt.Errorf("%q is not a read table; use one of %v", table, ReadTables())
 	}
 	sum := Checksum{Table: table}
-	err := db.QueryRowContext(ctx, `SELECT count(*), md5(coalesce(string_agg(to_jsonb(r)::text, E'\n' ORDER BY r.id), ''))
-		FROM `+table+` r`).Scan(&sum.Rows, &sum.MD5)
+	err := events.AsOperator(ctx, db, func(db events.DBTX) error {
+		return db.QueryRowContext(ctx, `SELECT count(*), md5(coalesce(string_agg(to_jsonb(r)::text, E'\n' ORDER BY r.id), ''))
+			FROM `+table+` r`).Scan(&sum.Rows, &sum.MD5)
+	})
 	if err != nil {
 		return Checksum{}, fmt.Errorf("computing the checksum of %s: %w", table, err)
 	}

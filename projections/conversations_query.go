@@ -38,6 +38,12 @@ func scanConversation(row rowScanner) (Conversation, error) {
 // their latest activity (UpdatedAt), then by id. A positive limit returns
 // only that many, and zero returns all.
 func ListConversations(ctx context.Context, db events.DBTX, userID string, limit int) ([]Conversation, error) {
+	return asUser(ctx, db, userID, func(db events.DBTX) ([]Conversation, error) {
+		return listConversations(ctx, db, userID, limit)
+	})
+}
+
+func listConversations(ctx context.Context, db events.DBTX, userID string, limit int) ([]Conversation, error) {
 	if err := events.CheckUserID(userID); err != nil {
 		return nil, err
 	}
@@ -71,6 +77,12 @@ func ListConversations(ctx context.Context, db events.DBTX, userID string, limit
 // GetConversation returns one of the user's conversations, or ErrNotFound
 // when the user has no conversation with that id.
 func GetConversation(ctx context.Context, db events.DBTX, userID string, conversationID int64) (Conversation, error) {
+	return asUser(ctx, db, userID, func(db events.DBTX) (Conversation, error) {
+		return getConversation(ctx, db, userID, conversationID)
+	})
+}
+
+func getConversation(ctx context.Context, db events.DBTX, userID string, conversationID int64) (Conversation, error) {
 	if err := events.CheckUserID(userID); err != nil {
 		return Conversation{}, err
 	}

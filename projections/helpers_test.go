@@ -112,7 +112,7 @@ func cursorOf(result events.AppendResult) events.Cursor {
 // waitFor waits for the projections to apply result's events.
 func waitFor(t *testing.T, db *sql.DB, result events.AppendResult) {
 	t.Helper()
-	require.NoError(t, projections.WaitFor(context.Background(), db, cursorOf(result), 20*time.Second))
+	require.NoError(t, projections.WaitFor(context.Background(), db, result.UserID, cursorOf(result), 20*time.Second))
 }
 
 // applyLog projects the whole log of source into the read tables of target

@@ -23,8 +23,13 @@ type Lag struct {
 
 // ReadLag returns the lag of every projection, in the order of Names().
 // Counting the events behind reads each of them, so the query slows down
-// as a projection falls further behind.
+// as a projection falls further behind. It is an operator path
+// (events.AsOperator).
 func ReadLag(ctx context.Context, db events.DBTX) ([]Lag, error) {
+	return asOperator(ctx, db, func(db events.DBTX) ([]Lag, error) { return readLag(ctx, db) })
+}
+
+func readLag(ctx context.Context, db events.DBTX) ([]Lag, error) {
 	list := make([]Lag, 0, len(Names()))
 	for _, name := range Names() {
 		lag := Lag{Projection: name}

@@ -39,11 +39,17 @@ const messageColumns = `id, user_id, conversation_id, role, content, created_at`
 // user has no such conversation, or page.AfterID is not one of its
 // messages.
 func ListMessages(ctx context.Context, db events.DBTX, userID string, conversationID int64, page MessagePage) ([]Message, error) {
+	return asUser(ctx, db, userID, func(db events.DBTX) ([]Message, error) {
+		return listMessages(ctx, db, userID, conversationID, page)
+	})
+}
+
+func listMessages(ctx context.Context, db events.DBTX, userID string, conversationID int64, page MessagePage) ([]Message, error) {
 	if page.AfterID < 0 || page.Limit < 0 {
 		return nil, fmt.Errorf("%w: message page needs an after id and a limit of 0 or more, got %d and %d",
 			events.ErrInvalid, page.AfterID, page.Limit)
 	}
-	if _, err := GetConversation(ctx, db, userID, conversationID); err != nil {
+	if _, err := getConversation(ctx, db, userID, conversationID); err != nil {
 		return nil, err
 	}
 

@@ -51,13 +51,20 @@ func scanParked(row rowScanner) (ParkedEvent, error) {
 }
 
 // ListParked returns the parked events of the named projection, or of every
-// projection when projectionName is empty, in the order they were read.
+// projection when projectionName is empty, in the order they were read. It
+// is an operator path (events.AsOperator).
 func ListParked(ctx context.Context, db events.DBTX, projectionName string) ([]ParkedEvent, error) {
 	if projectionName != "" {
 		if _, err := lookup(projectionName); err != nil {
 			return nil, err
 		}
 	}
+	return asOperator(ctx, db, func(db events.DBTX) ([]ParkedEvent, error) {
+		return listParked(ctx, db, projectionName)
+	})
+}
+
+func listParked(ctx context.Context, db events.DBTX, projectionName string) ([]ParkedEvent, error) {
 	rows, err := db.QueryContext(ctx, `SELECT `+parkedColumns+` FROM parked_events
 		WHERE $1 = '' OR projection = $1
 		ORDER BY projection, transaction_id, position`, projectionName)

@@ -63,7 +63,7 @@ func TestUnknownEventParksOnlyItsUser(t *testing.T) {
 	blocked, err := projections.GetTask(ctx, db, userA, taskA)
 	require.NoError(t, err)
 	require.False(t, blocked.Completed, "user A's later event waits behind the parked one")
-	err = projections.WaitFor(ctx, db, cursorOf(heldResult), time.Second)
+	err = projections.WaitFor(ctx, db, userA, cursorOf(heldResult), time.Second)
 	require.ErrorIs(t, err, projections.ErrParked)
 
 	parked := waitForParked(t, db, projections.Tasks, 2)
@@ -167,7 +167,7 @@ func TestConstraintViolationParksEvent(t *testing.T) {
 		ConversationID: conversationID, MessageID: nextID(), Role: "robot", Content: "beep",
 	})
 
-	err := projections.WaitFor(ctx, db, cursorOf(bad), 20*time.Second)
+	err := projections.WaitFor(ctx, db, user, cursorOf(bad), 20*time.Second)
 	require.ErrorIs(t, err, projections.ErrParked)
 	parked := waitForParked(t, db, projections.Conversations, 1)
 	require.Contains(t, parked[0].Error, "messages_role_check")

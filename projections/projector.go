@@ -50,7 +50,7 @@ func New(db *sql.DB, cfg Config) (*Projector, error) {
 	for _, name := range cfg.Projections {
 		logger := cfg.Logger.With("projection", name)
 		ackDeadline := cfg.AckDeadline
-		subscriber, err := watermillsql.NewSubscriber(db, watermillsql.SubscriberConfig{
+		subscriber, err := watermillsql.NewSubscriber(operatorDB{db}, watermillsql.SubscriberConfig{
 			ConsumerGroup:  name,
 			AckDeadline:    &ackDeadline,
 			PollInterval:   cfg.PollInterval,

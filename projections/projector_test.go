@@ -39,7 +39,7 @@ func TestProjectorWaitsForOpenTransaction(t *testing.T) {
 
 	// Several polls pass while the first transaction is open: the later
 	// event must not be projected before the earlier one.
-	err = projections.WaitFor(ctx, db, cursorOf(resultB), 300*time.Millisecond)
+	err = projections.WaitFor(ctx, db, userB, cursorOf(resultB), 300*time.Millisecond)
 	require.ErrorIs(t, err, projections.ErrWaitTimeout)
 	_, err = projections.GetTask(ctx, db, userB, taskB)
 	require.ErrorIs(t, err, projections.ErrNotFound)
@@ -156,8 +156,8 @@ func TestProjectorKeepsPerUserCounts(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, errors.Join(failures...))
 
-	for _, token := range tokens {
-		require.NoError(t, projections.WaitFor(ctx, db, token, 30*time.Second))
+	for i, token := range tokens {
+		require.NoError(t, projections.WaitFor(ctx, db, userIDs[i], token, 30*time.Second))
 	}
 
 	for _, user := range userIDs {

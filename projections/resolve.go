@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/todolog/todolog/events"
 )
 
 // Resolution reports what RetryParked or SkipParked did besides the event
@@ -42,10 +44,11 @@ func resolveParked(ctx context.Context, db *sql.DB, projectionName string, posit
 	if err != nil {
 		return Resolution{}, err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	operator, err := events.BeginOperator(ctx, db, nil)
 	if err != nil {
-		return Resolution{}, fmt.Errorf("beginning transaction: %w", err)
+		return Resolution{}, err
 	}
+	tx := operator.Tx
 	committed := false
 	defer func() {
 		if !committed {

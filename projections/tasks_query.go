@@ -47,6 +47,12 @@ func scanTask(row rowScanner) (Task, error) {
 // ListTasks returns the user's tasks with the given status, in id order,
 // which is the order they were added.
 func ListTasks(ctx context.Context, db events.DBTX, userID string, status TaskStatus) ([]Task, error) {
+	return asUser(ctx, db, userID, func(db events.DBTX) ([]Task, error) {
+		return listTasks(ctx, db, userID, status)
+	})
+}
+
+func listTasks(ctx context.Context, db events.DBTX, userID string, status TaskStatus) ([]Task, error) {
 	if err := events.CheckUserID(userID); err != nil {
 		return nil, err
 	}
@@ -83,6 +89,12 @@ func ListTasks(ctx context.Context, db events.DBTX, userID string, status TaskSt
 // GetTask returns one of the user's tasks, or ErrNotFound when the user has
 // no task with that id.
 func GetTask(ctx context.Context, db events.DBTX, userID string, taskID int64) (Task, error) {
+	return asUser(ctx, db, userID, func(db events.DBTX) (Task, error) {
+		return getTask(ctx, db, userID, taskID)
+	})
+}
+
+func getTask(ctx context.Context, db events.DBTX, userID string, taskID int64) (Task, error) {
 	if err := events.CheckUserID(userID); err != nil {
 		return Task{}, err
 	}

@@ -29,20 +29,30 @@ const (
 // an error wrapping ErrWaitTimeout, naming the projections still behind,
 // when timeout runs out first, and one wrapping ErrParked when a
 // projection parked the event instead of applying it. The zero cursor
-// returns at once, and a timeout of zero or less checks once.
-func WaitFor(ctx context.Context, db events.DBTX, cursor events.Cursor, timeout time.Duration) error {
+// returns at once, and a timeout of zero or less checks once. The cursor
+// must be of userID's command: each check is scoped to userID, so another
+// user's parked event is not seen.
+func WaitFor(ctx context.Context, db events.DBTX, userID string, cursor events.Cursor, timeout time.Duration) error {
+	if err := events.CheckUserID(userID); err != nil {
+		return err
+	}
 	if cursor == (events.Cursor{}) {
 		return nil
 	}
 	deadline := time.Now().Add(timeout)
 	interval := firstWaitInterval
 	for {
-		behind, err := projectionsBehind(ctx, db, cursor)
-		if err != nil {
-			return err
-		}
-		if len(behind) == 0 {
+		var behind []string
+		err := events.AsUser(ctx, db, userID, func(db events.DBTX) error {
+			var err error
+			behind, err = projectionsBehind(ctx, db, cursor)
+			if err != nil || len(behind) > 0 {
+				return err
+			}
 			return checkNotParked(ctx, db, cursor)
+		})
+		if err != nil || len(behind) == 0 {
+			return err
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {

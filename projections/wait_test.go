@@ -18,7 +18,7 @@ func TestWaitForTimesOut(t *testing.T) {
 	_, result := addTask(t, db, newUser(), "nobody projects this")
 
 	start := time.Now()
-	err := projections.WaitFor(context.Background(), db, cursorOf(result), 200*time.Millisecond)
+	err := projections.WaitFor(context.Background(), db, result.UserID, cursorOf(result), 200*time.Millisecond)
 	require.ErrorIs(t, err, projections.ErrWaitTimeout)
 	require.ErrorContains(t, err, "tasks, conversations")
 	require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
@@ -32,7 +32,7 @@ func TestWaitForStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 
-	err := projections.WaitFor(ctx, db, cursorOf(result), time.Minute)
+	err := projections.WaitFor(ctx, db, result.UserID, cursorOf(result), time.Minute)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
@@ -40,5 +40,5 @@ func TestWaitForZeroCursorReturnsAtOnce(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Open(t, pgtest.URL())
 
-	require.NoError(t, projections.WaitFor(context.Background(), db, events.Cursor{}, 0))
+	require.NoError(t, projections.WaitFor(context.Background(), db, "someone", events.Cursor{}, 0))
 }

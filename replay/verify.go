@@ -17,8 +17,19 @@ var ErrHeadMismatch = errors.New("chain head mismatch")
 // Verify recomputes userID's hash chain from the log and compares its end
 // with the head row the insert trigger maintains, which catches events
 // removed from the end of the chain. It returns the first broken link as a
-// *events.BrokenChainError.
+// *events.BrokenChainError. It reads in one transaction scoped to userID
+// (events.AsUser).
 func Verify(ctx context.Context, db events.DBTX, userID string) (ChainHead, error) {
+	var head ChainHead
+	err := events.AsUser(ctx, db, userID, func(db events.DBTX) error {
+		var err error
+		head, err = verify(ctx, db, userID)
+		return err
+	})
+	return head, err
+}
+
+func verify(ctx context.Context, db events.DBTX, userID string) (ChainHead, error) {
 	verifier := events.ChainVerifier{UserID: userID}
 	head := ChainHead{UserID: userID}
 	for r, err := range events.ReadUser(ctx, db, userID, 0) {
@@ -65,8 +76,10 @@ func VerifyAgainst(ctx context.Context, db events.DBTX, recorded ChainHead) (Cha
 			ErrHeadMismatch, recorded.UserID, head.Events, recorded.Events)
 	}
 	var hash []byte
-	err = db.QueryRowContext(ctx, `SELECT hash FROM events WHERE user_id = $1 AND user_sequence = $2`,
-		recorded.UserID, recorded.Events).Scan(&hash)
+	err = events.AsUser(ctx, db, recorded.UserID, func(db events.DBTX) error {
+		return db.QueryRowContext(ctx, `SELECT hash FROM events WHERE user_id = $1 AND user_sequence = $2`,
+			recorded.UserID, recorded.Events).Scan(&hash)
+	})
 	if err != nil {
 		return ChainHead{}, fmt.Errorf("reading event %d of user %s: %w", recorded.Events, recorded.UserID, err)
 	}
@@ -79,26 +92,19 @@ func VerifyAgainst(ctx context.Context, db events.DBTX, recorded ChainHead) (Cha
 
 // Users yields every user id that has events, in order, for verifying all
 // users. It pages through the head rows, which the insert trigger keeps one
-// per user.
+// per user. It is an operator path: each page is read across users
+// (events.AsOperator), and yield runs outside that transaction.
 func Users(ctx context.Context, db events.DBTX, yield func(userID string) error) error {
 	after := ""
 	for {
-		rows, err := db.QueryContext(ctx, `SELECT user_id FROM event_user_heads WHERE user_id > $1 ORDER BY user_id LIMIT 1000`, after)
+		var page []string
+		err := events.AsOperator(ctx, db, func(db events.DBTX) error {
+			var err error
+			page, err = usersAfter(ctx, db, after)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("listing users: %w", err)
-		}
-		var page []string
-		for rows.Next() {
-			var user string
-			if err := rows.Scan(&user); err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, user)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		for _, user := range page {
 			if err := yield(user); err != nil {
@@ -110,4 +116,22 @@ func Users(ctx context.Context, db events.DBTX, yield func(userID string) error)
 		}
 		after = page[len(page)-1]
 	}
+}
+
+// usersAfter returns up to 1,000 user ids after after, in order.
+func usersAfter(ctx context.Context, db events.DBTX, after string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT user_id FROM event_user_heads WHERE user_id > $1 ORDER BY user_id LIMIT 1000`, after)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var page []string
+	for rows.Next() {
+		var user string
+		if err := rows.Scan(&user); err != nil {
+			return nil, err
+		}
+		page = append(page, user)
+	}
+	return page, rows.Err()
 }

@@ -202,14 +202,14 @@ func loadDemoTrace(f demoFlags) (*trace.Trace, string, error) {
 
 // waitForTokens waits until the projections have applied every token's
 // event, within demoCatchUpTimeout in all.
-func waitForTokens(ctx context.Context, db events.DBTX, tokens []string) error {
+func waitForTokens(ctx context.Context, db events.DBTX, tokens []trace.Token) error {
 	deadline := time.Now().Add(demoCatchUpTimeout)
 	for _, token := range tokens {
-		cursor, err := commands.ParseToken(token)
+		cursor, err := commands.ParseToken(token.Token)
 		if err != nil {
 			return err
 		}
-		if err := projections.WaitFor(ctx, db, cursor, time.Until(deadline)); err != nil {
+		if err := projections.WaitFor(ctx, db, token.UserID, cursor, time.Until(deadline)); err != nil {
 			return fmt.Errorf("waiting for the projections to catch up: %w", err)
 		}
 	}

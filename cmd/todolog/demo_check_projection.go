@@ -60,7 +60,10 @@ func checkFreshProjection(ctx context.Context, db *sql.DB) demoCheck {
 		applied++
 	}
 	var total int64
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&total); err != nil {
+	err = events.AsOperator(ctx, db, func(db events.DBTX) error {
+		return db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&total)
+	})
+	if err != nil {
 		return failed("%s: counting the log: %v", name, err)
 	}
 	if applied != total {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/todolog/todolog/events"
 )
 
 // demoCounts are the totals the demo summary shows, for one run's users or
@@ -15,7 +17,8 @@ type demoCounts struct {
 }
 
 // readDemoCounts counts the log and the read tables for the users whose id
-// starts with prefix; the empty prefix counts every user.
+// starts with prefix; the empty prefix counts every user. It reads across
+// users, as the operator.
 func readDemoCounts(ctx context.Context, db *sql.DB, prefix string) (demoCounts, error) {
 	var c demoCounts
 	queries := []struct {
@@ -30,10 +33,16 @@ func readDemoCounts(ctx context.Context, db *sql.DB, prefix string) (demoCounts,
 		{`SELECT count(*) FROM conversations WHERE starts_with(user_id, $1)`, []any{&c.conversations}},
 		{`SELECT count(*) FROM messages WHERE starts_with(user_id, $1)`, []any{&c.messages}},
 	}
-	for _, q := range queries {
-		if err := db.QueryRowContext(ctx, q.query, prefix).Scan(q.into...); err != nil {
-			return demoCounts{}, fmt.Errorf("counting for the demo summary: %w", err)
+	err := events.AsOperator(ctx, db, func(tx events.DBTX) error {
+		for _, q := range queries {
+			if err := tx.QueryRowContext(ctx, q.query, prefix).Scan(q.into...); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return demoCounts{}, fmt.Errorf("counting for the demo summary: %w", err)
 	}
 	return c, nil
 }

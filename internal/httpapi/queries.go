@@ -138,7 +138,7 @@ func (s *Server) query(read func(r *http.Request, user string) (any, error)) htt
 			s.writeError(w, r, queryProblem("user_id", commands.RulePattern, "must match %s", events.UserIDPattern))
 			return
 		}
-		if err := s.waitForToken(r); err != nil {
+		if err := s.waitForToken(r, user); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -152,8 +152,8 @@ func (s *Server) query(read func(r *http.Request, user string) (any, error)) htt
 }
 
 // waitForToken waits until the projections applied the event named by the
-// Consistency-Token header or the token query parameter.
-func (s *Server) waitForToken(r *http.Request) error {
+// Consistency-Token header or the token query parameter, scoped to user.
+func (s *Server) waitForToken(r *http.Request, user string) error {
 	token := r.Header.Get("Consistency-Token")
 	if token == "" {
 		token = r.URL.Query().Get("token")
@@ -165,7 +165,7 @@ func (s *Server) waitForToken(r *http.Request) error {
 	if err != nil {
 		return queryProblem("token", commands.RulePattern, "must be a consistency token from a command result: %v", err)
 	}
-	return projections.WaitFor(r.Context(), s.cfg.DB, cursor, s.cfg.ConsistencyTimeout)
+	return projections.WaitFor(r.Context(), s.cfg.DB, user, cursor, s.cfg.ConsistencyTimeout)
 }
 
 func pathID(r *http.Request, name string) (int64, error) {

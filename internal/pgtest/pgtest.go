@@ -26,6 +26,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/todolog/todolog/events"
 	"github.com/todolog/todolog/internal/pgcluster"
 	"github.com/todolog/todolog/migrations"
 )
@@ -35,7 +36,16 @@ var (
 	templateDB  string
 	packageURL  string
 	createMutex sync.Mutex
+
+	appLogin     appRole
+	appLoginOnce sync.Once
 )
+
+// appRole is the login AppURL connects as.
+type appRole struct {
+	name, password string
+	err            error
+}
 
 // Main runs the package's tests against a fresh database and exits.
 func Main(m *testing.M) {
@@ -101,6 +111,7 @@ func setUp(ctx context.Context) (stop func() error, err error) {
 		if external != "" {
 			dropDatabase(ctx, packageDB)
 			dropDatabase(ctx, templateDB)
+			dropAppLogin(ctx)
 		}
 		return stopCluster()
 	}, nil
@@ -179,6 +190,52 @@ func NewDatabase(t testing.TB, migrated bool) string {
 	}
 	t.Cleanup(func() { dropDatabase(ctx, name) })
 	return withDatabase(adminURL, name)
+}
+
+// AppURL returns url with the login of a role that is a member of
+// events.AppRole and of nothing else, so a connection through it is what
+// the application role may do: no owner, superuser or operator rights.
+// The role is created on first use, once per test package, and needs the
+// migrations, which create events.AppRole.
+func AppURL(t testing.TB, rawURL string) string {
+	t.Helper()
+	appLoginOnce.Do(func() { appLogin = createAppLogin(context.Background()) })
+	if appLogin.err != nil {
+		t.Fatal(appLogin.err)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("pgtest: invalid database URL: %v", err)
+	}
+	u.User = url.UserPassword(appLogin.name, appLogin.password)
+	return u.String()
+}
+
+func createAppLogin(ctx context.Context) appRole {
+	role := appRole{name: templateDB + "_app", password: randomSuffix() + randomSuffix()}
+	admin, err := sql.Open("postgres", adminURL)
+	if err != nil {
+		return appRole{err: err}
+	}
+	defer admin.Close()
+	statement := fmt.Sprintf("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD %s IN ROLE %s",
+		pq.QuoteIdentifier(role.name), pq.QuoteLiteral(role.password), pq.QuoteIdentifier(events.AppRole))
+	if _, err := admin.ExecContext(ctx, statement); err != nil {
+		return appRole{err: fmt.Errorf("creating the application login for tests: %w", err)}
+	}
+	return role
+}
+
+func dropAppLogin(ctx context.Context) {
+	if appLogin.name == "" {
+		return
+	}
+	admin, err := sql.Open("postgres", adminURL)
+	if err != nil {
+		return
+	}
+	defer admin.Close()
+	_, _ = admin.ExecContext(ctx, "DROP ROLE IF EXISTS "+pq.QuoteIdentifier(appLogin.name))
 }
 
 // Open returns a connection pool to url, closed at cleanup.

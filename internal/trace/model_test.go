@@ -345,12 +345,12 @@ func startProjector(t *testing.T, db *sql.DB, logger *slog.Logger) {
 
 // waitForProjections waits until the projections applied every token's
 // event.
-func waitForProjections(t *testing.T, db *sql.DB, tokens []string) {
+func waitForProjections(t *testing.T, db *sql.DB, tokens []trace.Token) {
 	t.Helper()
 	require.NotEmpty(t, tokens)
 	for _, token := range tokens {
-		cursor, err := commands.ParseToken(token)
+		cursor, err := commands.ParseToken(token.Token)
 		require.NoError(t, err)
-		require.NoError(t, projections.WaitFor(context.Background(), db, cursor, time.Minute))
+		require.NoError(t, projections.WaitFor(context.Background(), db, token.UserID, cursor, time.Minute))
 	}
 }

@@ -92,7 +92,14 @@ type Report struct {
 	// Tokens are the consistency tokens of each worker's last command.
 	// Once the projections have applied all of them, they have applied
 	// every command of the replay.
-	Tokens []string
+	Tokens []Token
+}
+
+// Token is a consistency token and the user whose command returned it,
+// which projections.WaitFor needs.
+type Token struct {
+	UserID string
+	Token  string
 }
 
 // counters are the Report's counts, updated by the workers.
@@ -127,7 +134,7 @@ func Replay(ctx context.Context, cfg Config, t *Trace) (Report, error) {
 		failOnce sync.Once
 		failure  error
 	)
-	tokens := make([]string, len(shares))
+	tokens := make([]Token, len(shares))
 	start := time.Now()
 	for i, lines := range shares {
 		w := &worker{cfg: cfg, count: &count, start: start, first: t.Lines[0].At, users: map[string]*userState{}}
@@ -153,7 +160,7 @@ func Replay(ctx context.Context, cfg Config, t *Trace) (Report, error) {
 		Elapsed:    time.Since(start),
 	}
 	for _, token := range tokens {
-		if token != "" {
+		if token.Token != "" {
 			report.Tokens = append(report.Tokens, token)
 		}
 	}

@@ -46,7 +46,7 @@ func (w *worker) send(ctx context.Context, l Line, index int, cmd commands.Comma
 
 func (w *worker) counted(l Line, index int, cmd commands.Command, result commands.Result) {
 	w.count.commands.Add(1)
-	w.lastToken = result.Token
+	w.lastToken = Token{UserID: cmd.CommandHeader().UserID, Token: result.Token}
 	switch {
 	case result.Duplicate:
 		w.count.duplicates.Add(1)

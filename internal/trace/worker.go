@@ -17,7 +17,7 @@ type worker struct {
 	first time.Time
 	// users holds each user's map from trace keys to todolog ids.
 	users     map[string]*userState
-	lastToken string
+	lastToken Token
 }
 
 // userState maps one user's trace keys to the ids todolog returned.

@@ -1,0 +1,49 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/todolog/todolog/events"
+)
+
+// asUser runs fn scoped to userID (events.AsUser) and returns its result.
+func asUser[T any](ctx context.Context, db events.DBTX, userID string, fn func(events.DBTX) (T, error)) (T, error) {
+	var result T
+	err := events.AsUser(ctx, db, userID, func(db events.DBTX) error {
+		var err error
+		result, err = fn(db)
+		return err
+	})
+	return result, err
+}
+
+// asOperator runs fn across users (events.AsOperator) and returns its
+// result.
+func asOperator[T any](ctx context.Context, db events.DBTX, fn func(events.DBTX) (T, error)) (T, error) {
+	var result T
+	err := events.AsOperator(ctx, db, func(db events.DBTX) error {
+		var err error
+		result, err = fn(db)
+		return err
+	})
+	return result, err
+}
+
+// operatorDB is the database as the projector's watermill-sql subscribers
+// see it: every transaction they begin acts on events.OperatorRole, which
+// reads every user's events and writes the read tables. watermill-sql runs
+// even the query that creates the checkpoint row in a transaction, and the
+// schema adapters initialize nothing, so no statement runs outside one.
+type operatorDB struct {
+	*sql.DB
+}
+
+// BeginTx begins a transaction and switches it to the operator role.
+func (db operatorDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	tx, err := events.BeginOperator(ctx, db.DB, opts)
+	if err != nil {
+		return nil, err
+	}
+	return tx.Tx, nil
+}
