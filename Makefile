@@ -12,6 +12,10 @@ help: ## list the targets
 postgres: ## install PostgreSQL server binaries if missing (Debian, as root)
 	@scripts/ensure-postgres.sh
 
+.PHONY: pgbouncer
+pgbouncer: ## install PgBouncer if missing (Debian, as root), for the pooled test run
+	@scripts/ensure-pgbouncer.sh
+
 .PHONY: build
 build: ## build bin/todolog
 	$(GO) build -o $(BIN) ./cmd/todolog
@@ -21,9 +25,14 @@ run: postgres build ## run the demo end to end on the embedded default database
 	$(BIN) demo
 
 .PHONY: test
-test: postgres ## go vet, then every test with the race detector
+test: postgres pgbouncer ## go vet, every test with the race detector, then every test through PgBouncer
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	TODOLOG_TEST_PGBOUNCER=1 $(GO) test -count=1 -timeout 15m $(PKGS)
+
+.PHONY: test/pgbouncer
+test/pgbouncer: postgres pgbouncer ## every test through PgBouncer in transaction pooling mode
+	TODOLOG_TEST_PGBOUNCER=1 $(GO) test -count=1 -timeout 15m $(PKGS)
 
 .PHONY: test/short
 test/short: postgres ## every test without the race detector

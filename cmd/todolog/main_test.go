@@ -49,7 +49,7 @@ type result struct {
 func todolog(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.Env = processEnv(t, env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -61,6 +61,28 @@ func todolog(t *testing.T, env []string, args ...string) result {
 	}
 	t.Logf("todolog %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// processEnv returns a clean environment with env added. When env gives a
+// DATABASE_URL but no MIGRATE_DATABASE_URL, it adds the direct URL of the
+// same database, because with TODOLOG_TEST_PGBOUNCER=1 the DATABASE_URL
+// leads through PgBouncer, which migrations reject.
+func processEnv(t *testing.T, env []string) []string {
+	t.Helper()
+	full := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var databaseURL string
+	for _, entry := range env {
+		if strings.HasPrefix(entry, "MIGRATE_DATABASE_URL=") {
+			return full
+		}
+		if value, ok := strings.CutPrefix(entry, "DATABASE_URL="); ok {
+			databaseURL = value
+		}
+	}
+	if databaseURL != "" {
+		full = append(full, "MIGRATE_DATABASE_URL="+pgtest.DirectURL(databaseURL))
+	}
+	return full
 }
 
 func TestMigrateCommands(t *testing.T) {

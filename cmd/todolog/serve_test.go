@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -51,7 +50,7 @@ func startServe(t *testing.T, env []string, args ...string) (string, *exec.Cmd, 
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", addr}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.Env = processEnv(t, env)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())

@@ -238,7 +238,13 @@ func freePort() (int, error) {
 // command builds an exec.Cmd for a server binary, running as the postgres
 // user when this process is root.
 func (c *Cluster) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, filepath.Join(c.cfg.BinDir, name), args...)
+	return c.commandAt(ctx, filepath.Join(c.cfg.BinDir, name), args...)
+}
+
+// commandAt builds an exec.Cmd for the binary at path, running as the
+// postgres user when this process is root.
+func (c *Cluster) commandAt(ctx context.Context, path string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Dir = "/"
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	if c.runAs != nil {

@@ -5,6 +5,11 @@
 // a migrated template database, and stops the cluster after the tests. Each
 // package gets its own database cloned from the template, so tests never
 // touch a developer's data and packages never see each other's rows.
+//
+// With TODOLOG_TEST_PGBOUNCER=1, Main also starts PgBouncer in transaction
+// pooling mode in front of the throwaway cluster, and every URL it hands out
+// goes through the pooler, as the service's does behind Neon's. Creating
+// databases and migrating them still use the server directly (DirectURL).
 package pgtest
 
 import (
@@ -39,7 +44,20 @@ var (
 
 	appLogin     appRole
 	appLoginOnce sync.Once
+
+	// pooler is the PgBouncer in front of the cluster, nil unless
+	// TODOLOG_TEST_PGBOUNCER=1.
+	pooler *pgcluster.PgBouncer
+	// serverHost is the host:port of the server itself.
+	serverHost string
 )
+
+// PooledEnv is the environment variable that runs the tests through
+// PgBouncer in transaction pooling mode.
+const PooledEnv = "TODOLOG_TEST_PGBOUNCER"
+
+// Pooled reports whether the tests run through PgBouncer.
+func Pooled() bool { return os.Getenv(PooledEnv) == "1" }
 
 // appRole is the login AppURL connects as.
 type appRole struct {
@@ -73,6 +91,10 @@ func setUp(ctx context.Context) (stop func() error, err error) {
 	}
 	var stopCluster func() error
 	if external != "" {
+		if Pooled() {
+			return nil, fmt.Errorf("%s=1 starts PgBouncer in front of a throwaway cluster; unset DATABASE_URL and TODOLOG_TEST_DATABASE_URL, "+
+				"or point them at a pooler yourself and leave %s unset", PooledEnv, PooledEnv)
+		}
 		adminURL = external
 		stopCluster = func() error { return nil }
 	} else {
@@ -81,6 +103,11 @@ func setUp(ctx context.Context) (stop func() error, err error) {
 			return nil, err
 		}
 	}
+	admin, err := url.Parse(adminURL)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("invalid database URL: %w", err), stopCluster())
+	}
+	serverHost = admin.Host
 
 	templateDB = "todolog_test_" + randomSuffix()
 	if err := createDatabase(ctx, templateDB, ""); err != nil {
@@ -133,6 +160,10 @@ func startCluster(ctx context.Context) (string, func() error, error) {
 	if os.Getenv("TODOLOG_TEST_DURABLE") == "1" {
 		settings = []string{"shared_buffers = 512MB"}
 	}
+	if Pooled() {
+		// Each database and role pair behind PgBouncer has its own pool.
+		settings = append(settings, "max_connections = 300")
+	}
 	cluster, err := pgcluster.New(ctx, pgcluster.Config{
 		DataDir:  filepath.Join(dir, "data"),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -157,8 +188,19 @@ func startCluster(ctx context.Context) (string, func() error, error) {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
+	stopPooler := func() error { return nil }
+	if Pooled() {
+		pooler, err = cluster.StartPgBouncer(ctx, filepath.Join(dir, "pgbouncer"))
+		if err != nil {
+			err = errors.Join(err, stopServer())
+			logFile.Close()
+			os.RemoveAll(dir)
+			return "", nil, err
+		}
+		stopPooler = pooler.Stop
+	}
 	return cluster.URL("postgres"), func() error {
-		err := stopServer()
+		err := errors.Join(stopPooler(), stopServer())
 		logFile.Close()
 		return errors.Join(err, os.RemoveAll(dir))
 	}, nil
@@ -169,7 +211,45 @@ func URL() string {
 	if packageURL == "" {
 		panic("pgtest: call pgtest.Main from the package's TestMain")
 	}
-	return packageURL
+	return pooled(packageURL)
+}
+
+// pooled returns rawURL through PgBouncer when the tests run through it,
+// with binary_parameters=yes as the service's pools use: lib/pq then sends
+// each query with its parameters in one round trip, which a pooler in
+// transaction mode needs.
+func pooled(rawURL string) string {
+	if pooler == nil {
+		return rawURL
+	}
+	through, err := pooler.URL(rawURL)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: %v", err))
+	}
+	return withParameter(through, "binary_parameters", "yes")
+}
+
+// DirectURL returns rawURL, a URL from this package, pointed at the server
+// itself rather than at PgBouncer, for what a transaction-mode pooler
+// cannot carry, such as migrations.
+func DirectURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: invalid database URL: %v", err))
+	}
+	u.Host = serverHost
+	return u.String()
+}
+
+func withParameter(rawURL, name, value string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: invalid database URL: %v", err))
+	}
+	query := u.Query()
+	query.Set(name, value)
+	u.RawQuery = query.Encode()
+	return u.String()
 }
 
 // AdminURL returns a superuser URL for the server's postgres database.
@@ -189,7 +269,7 @@ func NewDatabase(t testing.TB, migrated bool) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dropDatabase(ctx, name) })
-	return withDatabase(adminURL, name)
+	return pooled(withDatabase(adminURL, name))
 }
 
 // AppURL returns url with the login of a role that is a member of
