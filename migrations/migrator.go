@@ -86,6 +86,10 @@ func New(ctx context.Context, cfg Config) (*Migrator, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to migration database: %w", err)
 	}
+	if err := checkDirect(ctx, db, cfg.URL); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := ensureHistoryTable(ctx, db); err != nil {
 		db.Close()
 		return nil, err

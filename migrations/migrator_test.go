@@ -25,7 +25,7 @@ import (
 func newMigrator(t *testing.T, url string, files fs.FS) *migrations.Migrator {
 	t.Helper()
 	m, err := migrations.New(context.Background(), migrations.Config{
-		URL: url, Files: files, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		URL: pgtest.DirectURL(url), Files: files, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
