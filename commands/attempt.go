@@ -14,21 +14,13 @@ type streamHead struct {
 	cursor  events.Cursor
 }
 
-// attempt reads the state cmd is decided on, decides and appends once, in
-// one transaction scoped to the command's user (events.AsUser). The append
-// expects the stream version that was read, so a writer that appended in
-// between makes it fail with ErrConflict.
+// attempt reads the state cmd is decided on, decides and appends once. Each
+// read, id and append is one statement scoped to the command's user
+// (events.QueryAsUser), a round trip each. The append expects the stream
+// version that was read, so a writer that appended in between makes it fail
+// with ErrConflict.
 func (h *Handler) attempt(ctx context.Context, cmd Command, header Header) (Result, error) {
-	var result Result
-	err := events.AsUser(ctx, h.db, header.UserID, func(tx events.DBTX) error {
-		var err error
-		result, err = h.attemptIn(ctx, tx, cmd, header)
-		return err
-	})
-	return result, err
-}
-
-func (h *Handler) attemptIn(ctx context.Context, tx events.DBTX, cmd Command, header Header) (Result, error) {
+	tx := h.db
 	decision, head, err := h.decide(ctx, tx, cmd, header)
 	if err != nil {
 		return Result{}, err
@@ -57,7 +49,7 @@ func (h *Handler) attemptIn(ctx context.Context, tx events.DBTX, cmd Command, he
 // allocated inside the decision, after the state was read, so within one
 // stream a later event never carries a lower id than an earlier one.
 func (h *Handler) decide(ctx context.Context, tx events.DBTX, cmd Command, header Header) (Decision, streamHead, error) {
-	allocate := allocator(ctx, tx)
+	allocate := allocator(ctx, tx, header.UserID)
 	switch c := cmd.(type) {
 	case AddTask:
 		decision, err := DecideAddTask(c, allocate)

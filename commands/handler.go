@@ -21,9 +21,10 @@ const DefaultMaxConflictRetries = 20
 
 // Config configures a Handler.
 type Config struct {
-	// DB is the pool commands are handled on. Required. Each attempt runs
-	// in one transaction scoped to the command's user (events.AsUser), and
-	// nothing outlives it, so it works behind a pooler in transaction mode.
+	// DB is the pool commands are handled on. Required. Each statement of
+	// an attempt is its own transaction scoped to the command's user
+	// (events.QueryAsUser), so nothing outlives it and it works behind a
+	// pooler in transaction mode.
 	DB *sql.DB
 	// Logger receives one Debug record per command and per retry. Nil means
 	// slog.Default().

@@ -80,8 +80,8 @@ const appendQuery = `SELECT duplicate, position, transaction_id::text::bigint, e
 	FROM events_append($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::integer[], $11::jsonb[], $12)`
 
 // Append writes req's events to the log in one statement, scoped to
-// req.UserID (AsUser). Given a *sql.DB the append is its own transaction;
-// given a transaction, the events commit or roll back with it.
+// req.UserID (QueryAsUser). Given a *sql.DB the append is its own
+// transaction; given a transaction, the events commit or roll back with it.
 //
 // It returns a *ConflictError (errors.Is ErrConflict) when the stream is not
 // at req.ExpectedVersion, and a *DuplicateError (errors.Is ErrDuplicate)
@@ -95,19 +95,12 @@ func Append(ctx context.Context, db DBTX, req AppendRequest) (AppendResult, erro
 		return AppendResult{}, err
 	}
 
-	var result AppendResult
-	var duplicate bool
-	err = AsUser(ctx, db, req.UserID, func(tx DBTX) error {
-		rows, err := tx.QueryContext(ctx, appendQuery, args...)
-		if err != nil {
-			return err
-		}
-		result, duplicate, err = scanAppendResult(rows, req.UserID, req.CommandID)
-		return err
-	})
+	rows, err := QueryAsUser(ctx, db, req.UserID, appendQuery, args...)
 	if err != nil {
-		// Given a *sql.DB, the append's own transaction has ended, so
-		// appendError may read the log through db to explain the failure.
+		return AppendResult{}, appendError(ctx, db, req, err)
+	}
+	result, duplicate, err := scanAppendResult(rows, req.UserID, req.CommandID)
+	if err != nil {
 		return AppendResult{}, appendError(ctx, db, req, err)
 	}
 	if duplicate {
@@ -248,17 +241,13 @@ func appendError(ctx context.Context, db DBTX, req AppendRequest, err error) err
 // ReadCommandResult returns the result of the append that wrote commandID,
 // and false when no such append exists.
 func ReadCommandResult(ctx context.Context, db DBTX, userID, commandID string) (AppendResult, bool, error) {
+	rows, err := QueryAsUser(ctx, db, userID, `SELECT true, position, transaction_id::text::bigint, event_id,
+		stream_type, stream_id, stream_version, user_sequence, recorded_at, command_index
+		FROM events WHERE user_id = $1 AND command_id = $2 ORDER BY command_index`, userID, commandID)
 	var result AppendResult
-	err := AsUser(ctx, db, userID, func(db DBTX) error {
-		rows, err := db.QueryContext(ctx, `SELECT true, position, transaction_id::text::bigint, event_id,
-			stream_type, stream_id, stream_version, user_sequence, recorded_at, command_index
-			FROM events WHERE user_id = $1 AND command_id = $2 ORDER BY command_index`, userID, commandID)
-		if err != nil {
-			return err
-		}
+	if err == nil {
 		result, _, err = scanAppendResult(rows, userID, commandID)
-		return err
-	})
+	}
 	if err != nil {
 		return AppendResult{}, false, fmt.Errorf("reading command %s of user %s: %w", commandID, userID, err)
 	}

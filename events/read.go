@@ -74,31 +74,45 @@ func ReadAll(ctx context.Context, db DBTX, after Cursor) iter.Seq2[Record, error
 	}, func() string { return "reading the event log" })
 }
 
-// scope runs a function on a DBTX with the scope a reader needs.
-type scope func(ctx context.Context, fn func(DBTX) error) error
+// pageReader reads one page of records with the scope a reader needs.
+type pageReader func(ctx context.Context, query string, args []any) ([]Record, error)
 
-func asUser(db DBTX, userID string) scope {
-	return func(ctx context.Context, fn func(DBTX) error) error { return AsUser(ctx, db, userID, fn) }
+// asUser reads each page scoped to userID, in one round trip given a
+// *sql.DB (QueryAsUser).
+func asUser(db DBTX, userID string) pageReader {
+	return func(ctx context.Context, query string, args []any) ([]Record, error) {
+		rows, err := QueryAsUser(ctx, db, userID, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		return scanPage(rows)
+	}
 }
 
-func asOperator(db DBTX) scope {
-	return func(ctx context.Context, fn func(DBTX) error) error { return AsOperator(ctx, db, fn) }
+// asOperator reads each page across users (AsOperator).
+func asOperator(db DBTX) pageReader {
+	return func(ctx context.Context, query string, args []any) ([]Record, error) {
+		var records []Record
+		err := AsOperator(ctx, db, func(db DBTX) error {
+			rows, err := db.QueryContext(ctx, query, args...)
+			if err != nil {
+				return err
+			}
+			records, err = scanPage(rows)
+			return err
+		})
+		return records, err
+	}
 }
 
-// pages runs the query built by next page by page, each page in its scope,
-// passing it the last record yielded, until a page comes back short or the
-// caller stops.
-func pages(ctx context.Context, in scope, next func(last *Record) (string, []any), describe func() string) iter.Seq2[Record, error] {
+// pages runs the query built by next page by page, passing it the last
+// record yielded, until a page comes back short or the caller stops.
+func pages(ctx context.Context, read pageReader, next func(last *Record) (string, []any), describe func() string) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		var last *Record
 		for {
 			query, args := next(last)
-			var records []Record
-			err := in(ctx, func(db DBTX) error {
-				var err error
-				records, err = readPage(ctx, db, query, args)
-				return err
-			})
+			records, err := read(ctx, query, args)
 			if err != nil {
 				yield(Record{}, fmt.Errorf("%s: %w", describe(), err))
 				return
@@ -116,13 +130,9 @@ func pages(ctx context.Context, in scope, next func(last *Record) (string, []any
 	}
 }
 
-// readPage reads one page fully before the caller sees it, so no result
+// scanPage reads one page fully before the caller sees it, so no result
 // set stays open while the caller works, even inside a transaction.
-func readPage(ctx context.Context, db DBTX, query string, args []any) ([]Record, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
+func scanPage(rows *sql.Rows) ([]Record, error) {
 	defer rows.Close()
 	records := make([]Record, 0, readPageSize)
 	for rows.Next() {
@@ -148,14 +158,14 @@ type StreamHead struct {
 // another user's, has the zero StreamHead.
 func ReadStreamHead(ctx context.Context, db DBTX, userID string, stream Stream) (StreamHead, error) {
 	var head StreamHead
-	err := AsUser(ctx, db, userID, func(db DBTX) error {
-		return db.QueryRowContext(ctx, `SELECT stream_version, transaction_id::text::bigint, position
-			FROM events
-			WHERE user_id = $1 AND stream_type = $2 AND stream_id = $3
-			ORDER BY stream_version DESC
-			LIMIT 1`, userID, stream.Type, stream.ID).
-			Scan(&head.Version, &head.Cursor.TransactionID, &head.Cursor.Position)
-	})
+	rows, err := QueryAsUser(ctx, db, userID, `SELECT stream_version, transaction_id::text::bigint, position
+		FROM events
+		WHERE user_id = $1 AND stream_type = $2 AND stream_id = $3
+		ORDER BY stream_version DESC
+		LIMIT 1`, userID, stream.Type, stream.ID)
+	if err == nil {
+		err = scanOne(rows, &head.Version, &head.Cursor.TransactionID, &head.Cursor.Position)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return StreamHead{}, nil
 	}
@@ -163,4 +173,20 @@ func ReadStreamHead(ctx context.Context, db DBTX, userID string, stream Stream) 
 		return StreamHead{}, fmt.Errorf("reading the head of stream %s of user %s: %w", stream, userID, err)
 	}
 	return head, nil
+}
+
+// scanOne scans the first row of rows into dest and closes rows, or
+// returns sql.ErrNoRows, as *sql.Row.Scan does.
+func scanOne(rows *sql.Rows, dest ...any) error {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
 }

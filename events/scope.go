@@ -182,3 +182,68 @@ func finish(tx *sql.Tx, err error) error {
 	}
 	return nil
 }
+
+// QueryAsUser runs one query scoped to userID and returns its rows. Given a
+// *sql.DB it sends the switch to AppRole and userID and the query in one
+// simple-protocol message: one round trip and one implicit transaction, the
+// cost of the query alone. Given a transaction it behaves like AsUser.
+func QueryAsUser(ctx context.Context, db DBTX, userID, query string, args ...any) (*sql.Rows, error) {
+	switch db := db.(type) {
+	case *sql.DB:
+		return queryOnceAsUser(ctx, db, userID, query, args)
+	case *UserTx:
+		if db.userID != userID {
+			return nil, fmt.Errorf("%w: the transaction is scoped to user %s, not %s", ErrScope, db.userID, userID)
+		}
+		return db.QueryContext(ctx, query, args...)
+	case *sql.Tx:
+		scoped, err := ScopeUser(ctx, db, userID)
+		if err != nil {
+			return nil, err
+		}
+		return scoped.QueryContext(ctx, query, args...)
+	case *OperatorTx:
+		return nil, fmt.Errorf("%w: user %s's rows were asked for in an operator transaction", ErrScope, userID)
+	default:
+		return nil, fmt.Errorf("%w: %T cannot be scoped to a user; pass a *sql.DB, *sql.Tx or *events.UserTx", ErrScope, db)
+	}
+}
+
+// queryOnceAsUser sends the scope and query as one message. PostgreSQL runs
+// the statements of such a message in one implicit transaction, planning
+// each just before it runs, so the query's row-level security sees the
+// role and user the first statement set, and both end with the message.
+func queryOnceAsUser(ctx context.Context, db *sql.DB, userID, query string, args []any) (*sql.Rows, error) {
+	if err := CheckUserID(userID); err != nil {
+		return nil, err
+	}
+	text, err := inlineArgs(query, args)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := inlineArgs(scopeUserQuery, []any{userID})
+	if err != nil {
+		return nil, err
+	}
+	// With no arguments lib/pq uses the simple protocol, which allows
+	// several statements in one message.
+	rows, err := db.QueryContext(ctx, scope+"; "+text)
+	if err != nil {
+		// The query's own errors arrive with its result set below, so an
+		// error here comes from the switch.
+		return nil, scopeError(AppRole, err)
+	}
+	// lib/pq finds the next result set while reading past the last row of
+	// the current one: the switch's single row.
+	for rows.Next() {
+	}
+	if !rows.NextResultSet() {
+		err := rows.Err()
+		rows.Close()
+		if err == nil {
+			err = fmt.Errorf("the query scoped to user %s returned no result", userID)
+		}
+		return nil, err
+	}
+	return rows, nil
+}

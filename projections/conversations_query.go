@@ -38,9 +38,7 @@ func scanConversation(row rowScanner) (Conversation, error) {
 // their latest activity (UpdatedAt), then by id. A positive limit returns
 // only that many, and zero returns all.
 func ListConversations(ctx context.Context, db events.DBTX, userID string, limit int) ([]Conversation, error) {
-	return asUser(ctx, db, userID, func(db events.DBTX) ([]Conversation, error) {
-		return listConversations(ctx, db, userID, limit)
-	})
+	return listConversations(ctx, db, userID, limit)
 }
 
 func listConversations(ctx context.Context, db events.DBTX, userID string, limit int) ([]Conversation, error) {
@@ -55,7 +53,7 @@ func listConversations(ctx context.Context, db events.DBTX, userID string, limit
 	if limit > 0 {
 		query += ` LIMIT ` + strconv.Itoa(limit)
 	}
-	rows, err := db.QueryContext(ctx, query, userID)
+	rows, err := events.QueryAsUser(ctx, db, userID, query, userID)
 	if err != nil {
 		return nil, fmt.Errorf("listing conversations of user %s: %w", userID, err)
 	}
@@ -77,16 +75,14 @@ func listConversations(ctx context.Context, db events.DBTX, userID string, limit
 // GetConversation returns one of the user's conversations, or ErrNotFound
 // when the user has no conversation with that id.
 func GetConversation(ctx context.Context, db events.DBTX, userID string, conversationID int64) (Conversation, error) {
-	return asUser(ctx, db, userID, func(db events.DBTX) (Conversation, error) {
-		return getConversation(ctx, db, userID, conversationID)
-	})
+	return getConversation(ctx, db, userID, conversationID)
 }
 
 func getConversation(ctx context.Context, db events.DBTX, userID string, conversationID int64) (Conversation, error) {
 	if err := events.CheckUserID(userID); err != nil {
 		return Conversation{}, err
 	}
-	c, err := scanConversation(db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
+	c, err := scanConversation(queryRowAsUser(ctx, db, userID, `SELECT `+conversationColumns+` FROM conversations
 		WHERE user_id = $1 AND id = $2`, userID, conversationID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Conversation{}, fmt.Errorf("conversation %d of user %s: %w", conversationID, userID, ErrNotFound)

@@ -47,3 +47,36 @@ func (db operatorDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx,
 	}
 	return tx.Tx, nil
 }
+
+// userRow is the first row of a query scoped to a user, scanned like a
+// *sql.Row.
+type userRow struct {
+	rows *sql.Rows
+	err  error
+}
+
+// queryRowAsUser runs a query that returns at most one row scoped to userID
+// (events.QueryAsUser), in one round trip given a *sql.DB.
+func queryRowAsUser(ctx context.Context, db events.DBTX, userID, query string, args ...any) *userRow {
+	rows, err := events.QueryAsUser(ctx, db, userID, query, args...)
+	return &userRow{rows: rows, err: err}
+}
+
+// Scan copies the row's columns into dest and closes the rows. Without a
+// row it returns sql.ErrNoRows.
+func (r *userRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	return r.rows.Close()
+}

@@ -47,9 +47,7 @@ func scanTask(row rowScanner) (Task, error) {
 // ListTasks returns the user's tasks with the given status, in id order,
 // which is the order they were added.
 func ListTasks(ctx context.Context, db events.DBTX, userID string, status TaskStatus) ([]Task, error) {
-	return asUser(ctx, db, userID, func(db events.DBTX) ([]Task, error) {
-		return listTasks(ctx, db, userID, status)
-	})
+	return listTasks(ctx, db, userID, status)
 }
 
 func listTasks(ctx context.Context, db events.DBTX, userID string, status TaskStatus) ([]Task, error) {
@@ -67,7 +65,7 @@ func listTasks(ctx context.Context, db events.DBTX, userID string, status TaskSt
 		return nil, fmt.Errorf("%w: task status %q must be %q, %q or %q",
 			events.ErrInvalid, truncate(string(status), 32), StatusAll, StatusPending, StatusCompleted)
 	}
-	rows, err := db.QueryContext(ctx, query+` ORDER BY id`, userID)
+	rows, err := events.QueryAsUser(ctx, db, userID, query+` ORDER BY id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("listing tasks of user %s: %w", userID, err)
 	}
@@ -89,16 +87,14 @@ func listTasks(ctx context.Context, db events.DBTX, userID string, status TaskSt
 // GetTask returns one of the user's tasks, or ErrNotFound when the user has
 // no task with that id.
 func GetTask(ctx context.Context, db events.DBTX, userID string, taskID int64) (Task, error) {
-	return asUser(ctx, db, userID, func(db events.DBTX) (Task, error) {
-		return getTask(ctx, db, userID, taskID)
-	})
+	return getTask(ctx, db, userID, taskID)
 }
 
 func getTask(ctx context.Context, db events.DBTX, userID string, taskID int64) (Task, error) {
 	if err := events.CheckUserID(userID); err != nil {
 		return Task{}, err
 	}
-	t, err := scanTask(db.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE user_id = $1 AND id = $2`,
+	t, err := scanTask(queryRowAsUser(ctx, db, userID, `SELECT `+taskColumns+` FROM tasks WHERE user_id = $1 AND id = $2`,
 		userID, taskID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Task{}, fmt.Errorf("task %d of user %s: %w", taskID, userID, ErrNotFound)
