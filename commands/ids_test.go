@@ -28,7 +28,7 @@ func TestIDSequencesContinueAfterDownAndUp(t *testing.T) {
 	message, err := client.AppendMessage(ctx, user, 0, commands.RoleUser, "before")
 	require.NoError(t, err)
 
-	migrator, err := migrations.New(ctx, migrations.Config{URL: url, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	migrator, err := migrations.New(ctx, migrations.Config{URL: pgtest.DirectURL(url), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	t.Cleanup(func() { migrator.Close() })
 	require.NoError(t, migrator.Goto(ctx, 3))
