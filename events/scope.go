@@ -74,7 +74,7 @@ func ScopeUser(ctx context.Context, tx *sql.Tx, userID string) (*UserTx, error) 
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, scopeUserQuery, userID); err != nil {
-		return nil, scopeError(AppRole, err)
+		return nil, scopeError(ctx, AppRole, err)
 	}
 	return &UserTx{Tx: tx, userID: userID}, nil
 }
@@ -96,14 +96,18 @@ func BeginOperator(ctx context.Context, db *sql.DB, opts *sql.TxOptions) (*Opera
 // ScopeOperator switches tx to OperatorRole until it ends.
 func ScopeOperator(ctx context.Context, tx *sql.Tx) (*OperatorTx, error) {
 	if _, err := tx.ExecContext(ctx, scopeOperatorQuery); err != nil {
-		return nil, scopeError(OperatorRole, err)
+		return nil, scopeError(ctx, OperatorRole, err)
 	}
 	return &OperatorTx{Tx: tx}, nil
 }
 
 // scopeError explains the usual cause of a failed role switch: the login
-// role is not a member of role.
-func scopeError(role string, err error) error {
+// role is not a member of role. A switch stopped by ctx reports ctx's
+// error, which lib/pq hides behind driver.ErrBadConn.
+func scopeError(ctx context.Context, role string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("switching the transaction to role %s: %w", role, context.Cause(ctx))
+	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "42501" {
 		return fmt.Errorf("switching the transaction to role %s: the database login is not a member of it; "+
@@ -231,7 +235,7 @@ func queryOnceAsUser(ctx context.Context, db *sql.DB, userID, query string, args
 	if err != nil {
 		// The query's own errors arrive with its result set below, so an
 		// error here comes from the switch.
-		return nil, scopeError(AppRole, err)
+		return nil, scopeError(ctx, AppRole, err)
 	}
 	// lib/pq finds the next result set while reading past the last row of
 	// the current one: the switch's single row.
@@ -240,6 +244,9 @@ func queryOnceAsUser(ctx context.Context, db *sql.DB, userID, query string, args
 	if !rows.NextResultSet() {
 		err := rows.Err()
 		rows.Close()
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
 		if err == nil {
 			err = fmt.Errorf("the query scoped to user %s returned no result", userID)
 		}
