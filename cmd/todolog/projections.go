@@ -16,7 +16,9 @@ Actions:
   status                        lag of every projection: events and time behind the log
   parked [PROJECTION]           events a projection parked, and those held behind them
   retry PROJECTION POSITION     apply a parked event again, then the user's held events
-  skip PROJECTION POSITION      give up on a parked event, then apply the user's held events`
+  skip PROJECTION POSITION      give up on a parked event, then apply the user's held events
+  rebuild [--projection NAME] [--dry-run]
+                                rebuild read tables from the log while the service runs`
 
 func runProjections(ctx context.Context, env *environment, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
@@ -25,6 +27,9 @@ func runProjections(ctx context.Context, env *environment, args []string) error 
 			return usageError("missing action")
 		}
 		return nil
+	}
+	if args[0] == "rebuild" {
+		return runProjectionsRebuild(ctx, env, args[1:])
 	}
 	db, err := openToolDatabase(ctx, env)
 	if err != nil {
