@@ -34,11 +34,12 @@ func subcommands() []command {
 		{"db", "manage the embedded default PostgreSQL cluster (start, stop, status, url)", runDB},
 		{"migrate", "apply, revert, inspect and validate schema migrations", runMigrate},
 		{"serve", "run the HTTP API, command consumer and projectors", runServe},
-		{"projections", "show projection lag and resolve parked events", runProjections},
+		{"projections", "show projection lag, resolve parked events, rebuild read tables", runProjections},
 		{"replay", "stream one user's history, or rebuild their state at a time or sequence", runReplay},
 		{"verify", "recompute hash chains and report the first broken link", runVerify},
 		{"replay-trace", "send a chat-backend trace (JSON Lines) to todolog as commands", runReplayTrace},
 		{"demo", "migrate, serve in process, replay a trace, and check the result end to end", runDemo},
+		{"bench", "run the benchmark suite on a scratch database and print Markdown tables", runBench},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/todolog/todolog/commands"
+	"github.com/todolog/todolog/internal/bench"
 	"github.com/todolog/todolog/internal/httpapi"
 	"github.com/todolog/todolog/internal/pgtest"
 )
@@ -19,12 +20,13 @@ import (
 // the command handler called in process and through the HTTP API on
 // loopback, next to the baseline of a plain single-row INSERT of an
 // event-shaped row, all in one run against one cluster. Set
-// TODOLOG_TEST_DURABLE=1 for a cluster with fsync on.
+// TODOLOG_TEST_DURABLE=1 for a cluster with fsync on. `todolog bench`
+// measures the same at 1, 4 and 16 clients.
 func BenchmarkAddTask(b *testing.B) {
 	db := pgtest.Open(b, pgtest.NewDatabase(b, true))
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
-	if err := pgtest.CreatePlainEventsTable(db); err != nil {
+	if err := bench.CreatePlainEvents(context.Background(), db); err != nil {
 		b.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -40,24 +42,24 @@ func BenchmarkAddTask(b *testing.B) {
 	ts := httptest.NewServer(server)
 	defer ts.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	body := `{"title": "` + pgtest.BenchTitle + `"}`
+	body := `{"title": "` + bench.Title + `"}`
 
 	for _, clients := range []int{1, 16} {
 		b.Run(fmt.Sprintf("plain_insert/clients=%d", clients), func(b *testing.B) {
-			pgtest.RunWriters(b, clients, func(user string, id int64) error {
-				return pgtest.PlainInsert(db, user, id)
+			bench.RunBenchmark(b, b.N, clients, func(ctx context.Context, _ int, user string) error {
+				return bench.PlainInsert(ctx, db, user)
 			})
 		})
 		b.Run(fmt.Sprintf("in_process/clients=%d", clients), func(b *testing.B) {
-			pgtest.RunWriters(b, clients, func(user string, _ int64) error {
-				_, err := handler.Handle(context.Background(), commands.AddTask{
-					Header: commands.Header{UserID: user}, Title: pgtest.BenchTitle})
+			bench.RunBenchmark(b, b.N, clients, func(ctx context.Context, _ int, user string) error {
+				_, err := handler.Handle(ctx, commands.AddTask{
+					Header: commands.Header{UserID: user}, Title: bench.Title})
 				return err
 			})
 		})
 		b.Run(fmt.Sprintf("http/clients=%d", clients), func(b *testing.B) {
-			pgtest.RunWriters(b, clients, func(user string, _ int64) error {
-				request, err := http.NewRequest("POST", ts.URL+"/v1/users/"+user+"/tasks", strings.NewReader(body))
+			bench.RunBenchmark(b, b.N, clients, func(ctx context.Context, _ int, user string) error {
+				request, err := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/users/"+user+"/tasks", strings.NewReader(body))
 				if err != nil {
 					return err
 				}
