@@ -49,7 +49,7 @@ func (h *Handler) attempt(ctx context.Context, cmd Command, header Header) (Resu
 // allocated inside the decision, after the state was read, so within one
 // stream a later event never carries a lower id than an earlier one.
 func (h *Handler) decide(ctx context.Context, tx events.DBTX, cmd Command, header Header) (Decision, streamHead, error) {
-	allocate := allocator(ctx, tx, header.UserID)
+	allocate := allocator(ctx, tx)
 	switch c := cmd.(type) {
 	case AddTask:
 		decision, err := DecideAddTask(c, allocate)
