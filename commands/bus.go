@@ -183,6 +183,7 @@ func (b *Bus) send(ctx context.Context, msg *message.Message, name, userID, comm
 		}
 		return Result{}, fmt.Errorf("%s: publishing to topic %s: %w", subject, b.topic, err)
 	}
+	published.Notify()
 
 	var result Result
 	select {

@@ -6,12 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+
+	"github.com/todolog/todolog/events"
+	"github.com/todolog/todolog/internal/idlepoll"
 )
 
 // CommandConsumerGroup is the watermill-sql consumer group of every
@@ -59,7 +63,22 @@ type PostgreSQLConfig struct {
 	// AutoInitializeSchema creates a topic's tables on first use, for
 	// topics the migrations do not create.
 	AutoInitializeSchema bool
+	// IdleGrace and IdleCeiling slow the command subscriber down while the
+	// topic stays empty, so a serverless database can scale to zero: after
+	// IdleGrace without a command, each empty poll doubles the wait, up to
+	// IdleCeiling. A command a Bus of this process publishes ends the wait
+	// at once; one from another process waits up to IdleCeiling. An
+	// IdleCeiling of PollInterval or less polls at PollInterval always.
+	// 0 means DefaultIdleGrace and DefaultIdleCeiling.
+	IdleGrace   time.Duration
+	IdleCeiling time.Duration
 }
+
+// Defaults of the idle back-off of subscribers.
+const (
+	DefaultIdleGrace   = 30 * time.Second
+	DefaultIdleCeiling = time.Minute
+)
 
 // Validate returns every problem with c at once, joined.
 func (c PostgreSQLConfig) Validate() error {
@@ -75,6 +94,10 @@ func (c PostgreSQLConfig) Validate() error {
 		problems = append(problems, fmt.Errorf("commands: PostgreSQLConfig.PollInterval must be 0 (the default, %s) or more, got %s",
 			DefaultPollInterval, c.PollInterval))
 	}
+	if c.IdleGrace < 0 || c.IdleCeiling < 0 {
+		problems = append(problems, fmt.Errorf("commands: PostgreSQLConfig.IdleGrace and IdleCeiling must be 0 (the defaults, %s and %s) or more, got %s and %s",
+			DefaultIdleGrace, DefaultIdleCeiling, c.IdleGrace, c.IdleCeiling))
+	}
 	return errors.Join(problems...)
 }
 
@@ -82,6 +105,8 @@ func (c PostgreSQLConfig) Validate() error {
 func (c PostgreSQLConfig) withDefaults() (PostgreSQLConfig, error) {
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	c.PollInterval = cmp.Or(c.PollInterval, DefaultPollInterval)
+	c.IdleGrace = cmp.Or(c.IdleGrace, DefaultIdleGrace)
+	c.IdleCeiling = cmp.Or(c.IdleCeiling, DefaultIdleCeiling)
 	c.CommandBatchSize = cmp.Or(c.CommandBatchSize, DefaultCommandBatchSize)
 	return c, c.Validate()
 }
@@ -109,9 +134,16 @@ func NewPostgreSQLCommandSubscriber(cfg PostgreSQLConfig) (message.Subscriber, e
 	if err != nil {
 		return nil, err
 	}
+	done := make(chan struct{})
+	poller := idlepoll.New(idlepoll.Config{
+		Name: "commands", Interval: cfg.PollInterval, Grace: cfg.IdleGrace, Ceiling: cfg.IdleCeiling,
+		Wake: published, Done: done,
+	})
 	subscriber, err := watermillsql.NewSubscriber(cfg.DB, watermillsql.SubscriberConfig{
-		ConsumerGroup:    CommandConsumerGroup,
-		PollInterval:     cfg.PollInterval,
+		ConsumerGroup: CommandConsumerGroup,
+		PollInterval:  cfg.PollInterval,
+		BackoffManager: &idleBackoff{poller: poller,
+			failed: watermillsql.NewDefaultBackoffManager(cfg.PollInterval, 0)},
 		SchemaAdapter:    topicSchema(cfg.CommandBatchSize),
 		OffsetsAdapter:   watermillsql.DefaultPostgreSQLOffsetsAdapter{},
 		InitializeSchema: cfg.AutoInitializeSchema,
@@ -119,7 +151,48 @@ func NewPostgreSQLCommandSubscriber(cfg PostgreSQLConfig) (message.Subscriber, e
 	if err != nil {
 		return nil, err
 	}
-	return subscriber, nil
+	return &pacedSubscriber{Subscriber: subscriber, done: done}, nil
+}
+
+// published wakes the command subscribers of this process when a Bus of
+// this process publishes a command.
+var published = events.NewNotifier()
+
+// idleBackoff paces a subscriber with an idlepoll.Poller while the topic
+// is empty, and leaves failed polls to watermill-sql's default back-off.
+type idleBackoff struct {
+	poller *idlepoll.Poller
+	failed watermillsql.BackoffManager
+}
+
+// HandleError waits inside the call after an empty poll, so a wake-up ends
+// the wait, and returns no further wait.
+func (b *idleBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	switch {
+	case err != nil:
+		b.poller.Failed()
+		return b.failed.HandleError(logger, noMsg, err)
+	case noMsg:
+		b.poller.Quiet()
+		return 0
+	default:
+		b.poller.Found()
+		return 0
+	}
+}
+
+// pacedSubscriber ends its Poller's wait when it closes, so Close does not
+// wait out an idle back-off.
+type pacedSubscriber struct {
+	*watermillsql.Subscriber
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// Close ends the idle wait, then closes the subscriber.
+func (s *pacedSubscriber) Close() error {
+	s.closeOnce.Do(func() { close(s.done) })
+	return s.Subscriber.Close()
 }
 
 // NewPostgreSQLCommandPublisher returns the Bus's publisher, which inserts

@@ -106,6 +106,9 @@ func Append(ctx context.Context, db DBTX, req AppendRequest) (AppendResult, erro
 	if duplicate {
 		return AppendResult{}, &DuplicateError{UserID: req.UserID, CommandID: req.CommandID, First: result}
 	}
+	if _, committed := db.(*sql.DB); committed {
+		Appends.Notify()
+	}
 	return result, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/todolog/todolog/internal/idlepoll"
 )
 
 // errorLogInterval bounds how often one subscriber logs a repeated query
@@ -27,6 +29,8 @@ type backoff struct {
 	// with context.Canceled or with PostgreSQL's query_canceled, which
 	// lib/pq reports for a statement stopped by its context.
 	stopping *atomic.Bool
+	// poller counts the polls and waits between empty ones.
+	poller *idlepoll.Poller
 
 	mu         sync.Mutex
 	failures   int
@@ -34,21 +38,24 @@ type backoff struct {
 }
 
 // HandleError returns the wait before the next query: none after a batch
-// or a lost race for the checkpoint lock, the poll interval when the log
-// had nothing new, and the retry interval after any other failure.
+// or a lost race for the checkpoint lock, and the retry interval after any
+// other failure. When the log had nothing new, it waits inside the call
+// (idlepoll.Poller.Quiet), so an append of this process ends the wait, and
+// returns none.
 func (b *backoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	if err == nil && noMsg {
+		b.recovered()
+		b.poller.Quiet()
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err == nil {
-		if b.failures > 0 {
-			b.logger.Info("reading the event log works again", "failures", b.failures)
-			b.failures = 0
-		}
-		if noMsg {
-			return b.pollInterval
-		}
+		b.recoveredLocked()
+		b.poller.Found()
 		return 0
 	}
+	b.poller.Failed()
 
 	switch {
 	case isSerializationFailure(err):
@@ -72,4 +79,18 @@ func (b *backoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) 
 		b.lastLogged = time.Now()
 	}
 	return b.retryInterval
+}
+
+// recovered logs, after failed polls, that reading works again.
+func (b *backoff) recovered() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.recoveredLocked()
+}
+
+func (b *backoff) recoveredLocked() {
+	if b.failures > 0 {
+		b.logger.Info("reading the event log works again", "failures", b.failures)
+		b.failures = 0
+	}
 }

@@ -6,6 +6,15 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/todolog/todolog/events"
+)
+
+// DefaultIdleGrace and DefaultIdleCeiling pace a quiet projector; see
+// Config.IdleCeiling.
+const (
+	DefaultIdleGrace   = 30 * time.Second
+	DefaultIdleCeiling = time.Minute
 )
 
 // Defaults for the zero fields of Config.
@@ -38,6 +47,18 @@ type Config struct {
 	// projection applies a new event, and so how long a read-your-writes
 	// wait takes. Each poll is one indexed query per projection.
 	PollInterval time.Duration
+	// IdleGrace and IdleCeiling slow a quiet projector down, so a
+	// serverless database can scale to zero: once its polls have found
+	// nothing for IdleGrace, each empty poll doubles the wait, up to
+	// IdleCeiling. An append of this process (Wake) ends the wait at once;
+	// an append of another process waits up to IdleCeiling. An IdleCeiling
+	// of PollInterval or less polls at PollInterval always. 0 means
+	// DefaultIdleGrace and DefaultIdleCeiling.
+	IdleGrace   time.Duration
+	IdleCeiling time.Duration
+	// Wake ends a projector's wait between polls. Nil means events.Appends,
+	// which every Append of this process given a *sql.DB notifies.
+	Wake *events.Notifier
 	// RetryInterval is how long a subscriber waits after a failed query or
 	// a rolled-back batch before reading again.
 	RetryInterval time.Duration
@@ -61,6 +82,15 @@ func (c *Config) setDefaults() {
 	}
 	if len(c.Projections) == 0 {
 		c.Projections = Names()
+	}
+	if c.IdleGrace == 0 {
+		c.IdleGrace = DefaultIdleGrace
+	}
+	if c.IdleCeiling == 0 {
+		c.IdleCeiling = DefaultIdleCeiling
+	}
+	if c.Wake == nil {
+		c.Wake = events.Appends
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
@@ -94,6 +124,10 @@ func (c Config) Validate() error {
 			problems = append(problems, fmt.Errorf("projections: %q is listed twice", name))
 		}
 		seen[name] = true
+	}
+	if c.IdleGrace < 0 || c.IdleCeiling < 0 {
+		problems = append(problems, fmt.Errorf("idle grace and idle ceiling must be 0 (the defaults, %s and %s) or more, got %s and %s",
+			DefaultIdleGrace, DefaultIdleCeiling, c.IdleGrace, c.IdleCeiling))
 	}
 	if c.PollInterval <= 0 {
 		problems = append(problems, fmt.Errorf("poll interval must be positive, got %s", c.PollInterval))

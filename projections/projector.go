@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill"
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/todolog/todolog/internal/idlepoll"
 )
 
 // Projector runs the projections as handlers of one Watermill router, each
@@ -24,6 +27,10 @@ type Projector struct {
 	names    []string
 	stats    map[string]*counters
 	stopping atomic.Bool
+	// done ends the subscribers' waits between polls when the Projector
+	// stops.
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 // New builds a Projector reading the log through db. It fills the zero
@@ -46,7 +53,8 @@ func New(db *sql.DB, cfg Config) (*Projector, error) {
 		return nil, fmt.Errorf("creating the projector's router: %w", err)
 	}
 
-	p := &Projector{router: router, logger: cfg.Logger, names: cfg.Projections, stats: map[string]*counters{}}
+	p := &Projector{router: router, logger: cfg.Logger, names: cfg.Projections, stats: map[string]*counters{},
+		done: make(chan struct{})}
 	for _, name := range cfg.Projections {
 		logger := cfg.Logger.With("projection", name)
 		ackDeadline := cfg.AckDeadline
@@ -57,7 +65,11 @@ func New(db *sql.DB, cfg Config) (*Projector, error) {
 			ResendInterval: cfg.RetryInterval,
 			RetryInterval:  cfg.RetryInterval,
 			BackoffManager: &backoff{logger: logger, pollInterval: cfg.PollInterval, retryInterval: cfg.RetryInterval,
-				stopping: &p.stopping},
+				stopping: &p.stopping,
+				poller: idlepoll.New(idlepoll.Config{
+					Name: "projection_" + name, Interval: cfg.PollInterval, Grace: cfg.IdleGrace,
+					Ceiling: cfg.IdleCeiling, Wake: cfg.Wake, Done: p.done,
+				})},
 			SchemaAdapter:  eventLogSchema{batchSize: cfg.BatchSize},
 			OffsetsAdapter: checkpointOffsets{},
 		}, watermillLogger.With(watermill.LogFields{"projection": name}))
@@ -82,7 +94,7 @@ func New(db *sql.DB, cfg Config) (*Projector, error) {
 // tables' migration has not run.
 func (p *Projector) Run(ctx context.Context) error {
 	p.logger.Info("projector starting", "projections", p.names)
-	stopWatching := context.AfterFunc(ctx, func() { p.stopping.Store(true) })
+	stopWatching := context.AfterFunc(ctx, p.stop)
 	defer stopWatching()
 	err := p.router.Run(ctx)
 	if err != nil {
@@ -103,7 +115,7 @@ func (p *Projector) Running() <-chan struct{} { return p.router.Running() }
 // checkpoint is then found already applied, so nothing is lost or applied
 // twice.
 func (p *Projector) Close() error {
-	p.stopping.Store(true)
+	p.stop()
 	if err := p.router.Close(); err != nil {
 		return fmt.Errorf("closing projector: %w", err)
 	}
@@ -118,4 +130,10 @@ func (p *Projector) Stats() []Stats {
 		list = append(list, p.stats[name].snapshot(name))
 	}
 	return list
+}
+
+// stop marks the Projector as stopping and ends the subscribers' waits.
+func (p *Projector) stop() {
+	p.stopping.Store(true)
+	p.stopOnce.Do(func() { close(p.done) })
 }

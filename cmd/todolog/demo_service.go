@@ -75,7 +75,7 @@ func startDemoService(ctx context.Context, env *environment, db *sql.DB, transpo
 		}
 		s.Dispatcher = client
 	case transportWatermill:
-		consumer, err := commandConsumer(db, handler, env)
+		consumer, err := commandConsumer(db, handler, env, 0, 0)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -45,6 +45,8 @@ type serveFlags struct {
 	migrate      bool
 	pool         database.PoolConfig
 	pollInterval time.Duration
+	idleGrace    time.Duration
+	idleCeiling  time.Duration
 }
 
 func runServe(ctx context.Context, env *environment, args []string) error {
@@ -60,6 +62,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	flags.BoolVar(&f.migrate, "migrate", false, "apply pending migrations before serving")
 	flags.DurationVar(&f.pollInterval, "projection-poll-interval", envVars.Duration("TODOLOG_PROJECTION_POLL_INTERVAL",
 		projections.DefaultPollInterval), "how often an idle projector looks for new events ($TODOLOG_PROJECTION_POLL_INTERVAL)")
+	flags.DurationVar(&f.idleGrace, "idle-grace", envVars.Duration("TODOLOG_IDLE_GRACE", projections.DefaultIdleGrace),
+		"how long projectors and the command consumer find nothing before they poll less often ($TODOLOG_IDLE_GRACE)")
+	flags.DurationVar(&f.idleCeiling, "idle-poll-ceiling", envVars.Duration("TODOLOG_IDLE_POLL_CEILING", projections.DefaultIdleCeiling),
+		"longest wait between polls of a quiet database; appends of this process wake the projectors at once "+
+			"($TODOLOG_IDLE_POLL_CEILING)")
 	addPoolFlags(flags, &f.pool, &envVars)
 	if err := envVars.Err(); err != nil {
 		return err
@@ -95,12 +102,13 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewDBStatsCollector(db, "todolog"))
+		collectors.NewDBStatsCollector(db, "todolog"), telemetry.NewPollCollector())
 
 	var group runGroup
 	var projector *projections.Projector
 	if slices.Contains(components, componentProjections) {
-		projector, err = projections.New(db, projections.Config{Logger: env.logger, PollInterval: f.pollInterval})
+		projector, err = projections.New(db, projections.Config{Logger: env.logger, PollInterval: f.pollInterval,
+			IdleGrace: f.idleGrace, IdleCeiling: f.idleCeiling})
 		if err != nil {
 			return err
 		}
@@ -113,7 +121,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if slices.Contains(components, componentCommands) {
-		run, err := commandConsumer(db, handler, env)
+		run, err := commandConsumer(db, handler, env, f.idleGrace, f.idleCeiling)
 		if err != nil {
 			return err
 		}
@@ -152,8 +160,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 // commandConsumer returns the run function of a Watermill router that
 // handles commands from the PostgreSQL commands topic and publishes their
 // replies.
-func commandConsumer(db *sql.DB, handler *commands.Handler, env *environment) (func(context.Context) error, error) {
-	transport := commands.PostgreSQLConfig{DB: db, Logger: env.logger}
+func commandConsumer(db *sql.DB, handler *commands.Handler, env *environment, idleGrace, idleCeiling time.Duration) (func(context.Context) error, error) {
+	transport := commands.PostgreSQLConfig{DB: db, Logger: env.logger, IdleGrace: idleGrace, IdleCeiling: idleCeiling}
 	subscriber, err := commands.NewPostgreSQLCommandSubscriber(transport)
 	if err != nil {
 		return nil, err
