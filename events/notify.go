@@ -2,8 +2,8 @@ package events
 
 import "sync"
 
-// Notifier tells the readers of the log in this process that an append
-// committed, so a reader that slowed its polling while the log was quiet
+// Notifier wakes the readers of the log in this process when an append
+// commits, so a reader that slowed its polling while the log was quiet
 // looks again at once. Create one with NewNotifier; a nil *Notifier never
 // fires and ignores Notify.
 type Notifier struct {

@@ -1,6 +1,6 @@
 // Package idlepoll paces a poller of the database, such as a watermill-sql
-// subscriber, so that a quiet database is queried less and less often and
-// a serverless compute can scale to zero, while an append in this process
+// subscriber. A quiet database is queried less and less often, so a
+// serverless compute can scale to zero, and an append in this process
 // still wakes the poller at once.
 package idlepoll
 
