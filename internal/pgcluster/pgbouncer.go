@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -19,8 +20,13 @@ import (
 // a Cluster, so tests can run the way production runs behind a pooler.
 type PgBouncer struct {
 	port   int
-	cmd    *exec.Cmd
-	exited chan error
+	start  func() (*exec.Cmd, error)
+	logger func(format string, args ...any)
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan error
+	stopping bool
 }
 
 // FindPgBouncer returns the path of the pgbouncer binary:
@@ -70,17 +76,28 @@ func (c *Cluster) StartPgBouncer(ctx context.Context, dir string) (*PgBouncer, e
 		}
 	}
 
-	// PgBouncer refuses to run as root, like PostgreSQL.
-	cmd := c.commandAt(context.WithoutCancel(ctx), binary, filepath.Join(dir, "pgbouncer.ini"))
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	logPath := filepath.Join(dir, "pgbouncer.log")
+	p := &PgBouncer{
+		port: port,
+		start: func() (*exec.Cmd, error) {
+			// PgBouncer refuses to run as root, like PostgreSQL.
+			cmd := c.commandAt(context.WithoutCancel(ctx), binary, filepath.Join(dir, "pgbouncer.ini"))
+			if cmd.SysProcAttr == nil {
+				cmd.SysProcAttr = &syscall.SysProcAttr{}
+			}
+			cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+			if err := cmd.Start(); err != nil {
+				return nil, fmt.Errorf("starting %s: %w", binary, err)
+			}
+			return cmd, nil
+		},
+		logger: func(format string, args ...any) {
+			c.cfg.Logger.Warn(fmt.Sprintf(format, args...), "log", logPath)
+		},
 	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", binary, err)
+	if err := p.run(); err != nil {
+		return nil, err
 	}
-	p := &PgBouncer{port: port, cmd: cmd, exited: make(chan error, 1)}
-	go func() { p.exited <- cmd.Wait() }()
 
 	deadline := time.Now().Add(startTimeout)
 	for {
@@ -90,8 +107,8 @@ func (c *Cluster) StartPgBouncer(ctx context.Context, dir string) (*PgBouncer, e
 			return p, nil
 		}
 		select {
-		case err := <-p.exited:
-			return nil, fmt.Errorf("pgbouncer exited during start (see %s): %v", filepath.Join(dir, "pgbouncer.log"), err)
+		case <-p.exitedOnce():
+			return nil, fmt.Errorf("pgbouncer exited during start (see %s)", logPath)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -147,17 +164,63 @@ func (p *PgBouncer) URL(rawURL string) (string, error) {
 	return u.String(), nil
 }
 
+// run starts the process and restarts it when it exits before Stop.
+// PgBouncer 1.18 can exit on an internal error ("bad client state" in
+// disconnect_client) when a client disconnects while its cancel request is
+// in flight; restarting on the same port turns that into connection errors
+// for the clients of the moment instead of a pooler gone for the rest of
+// the run.
+func (p *PgBouncer) run() error {
+	cmd, err := p.start()
+	if err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		exited <- err
+		close(exited)
+		p.mu.Lock()
+		stopping := p.stopping
+		p.mu.Unlock()
+		if stopping {
+			return
+		}
+		p.logger("pgbouncer exited unexpectedly (%v); restarting it", err)
+		// The old process may hold the port for a moment.
+		time.Sleep(100 * time.Millisecond)
+		if err := p.run(); err != nil {
+			p.logger("restarting pgbouncer failed: %v", err)
+		}
+	}()
+	return nil
+}
+
+// exitedOnce returns a channel closed when the current process exits.
+func (p *PgBouncer) exitedOnce() <-chan error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exited
+}
+
 // Stop ends PgBouncer at once (SIGTERM), closing every client connection.
 func (p *PgBouncer) Stop() error {
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	p.mu.Lock()
+	p.stopping = true
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("signalling pgbouncer: %w", err)
 	}
 	select {
-	case <-p.exited:
+	case <-exited:
 		return nil
 	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
+		_ = cmd.Process.Kill()
+		<-exited
 		return errors.New("pgbouncer did not stop within 10s after SIGTERM; killed it")
 	}
 }

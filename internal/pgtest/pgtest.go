@@ -165,8 +165,9 @@ func startCluster(ctx context.Context) (string, func() error, error) {
 		settings = append(settings, "max_connections = 300")
 	}
 	cluster, err := pgcluster.New(ctx, pgcluster.Config{
-		DataDir:  filepath.Join(dir, "data"),
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DataDir: filepath.Join(dir, "data"),
+		// Warnings only, such as a PgBouncer restarted after it exited.
+		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Settings: settings,
 	})
 	if err != nil {
