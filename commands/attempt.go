@@ -19,7 +19,8 @@ type streamHead struct {
 // (events.QueryAsUser), a round trip each. The append expects the stream
 // version that was read, so a writer that appended in between makes it fail
 // with ErrConflict.
-func (h *Handler) attempt(ctx context.Context, cmd Command, header Header) (Result, error) {
+func (h *Handler) attempt(ctx context.Context, run *commandRun) (Result, error) {
+	cmd, header := run.cmd, run.header
 	tx := h.db
 	decision, head, err := h.decide(ctx, tx, cmd, header)
 	if err != nil {
@@ -35,6 +36,7 @@ func (h *Handler) attempt(ctx context.Context, cmd Command, header Header) (Resu
 		CommandID:       header.CommandID,
 		Metadata:        header.metadata(),
 		Events:          decision.Events,
+		EventIDs:        run.newEventIDs(len(decision.Events)),
 		// Handle looked up a caller's command id before this attempt, and a
 		// generated one is new; a racing duplicate still fails on the key.
 		SkipDuplicateLookup: true,

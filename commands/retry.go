@@ -2,8 +2,9 @@ package commands
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
+
+	"github.com/todolog/todolog/internal/database"
 )
 
 // Conflict retries wait a random time below a ceiling that doubles from
@@ -17,11 +18,7 @@ const (
 // retryDelay returns how long to wait after the given failed attempt,
 // counted from 1.
 func retryDelay(attempt int) time.Duration {
-	ceiling := retryMaxDelay
-	if shift := attempt - 1; shift < 16 {
-		ceiling = min(retryBaseDelay<<shift, retryMaxDelay)
-	}
-	return time.Duration(rand.Int64N(int64(ceiling))) + 1
+	return database.RetryPolicy{BaseDelay: retryBaseDelay, MaxDelay: retryMaxDelay}.Delay(attempt)
 }
 
 // sleep waits for d or until ctx ends, returning ctx's error then.

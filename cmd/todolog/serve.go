@@ -44,6 +44,7 @@ type serveFlags struct {
 	components   string
 	migrate      bool
 	pool         database.PoolConfig
+	retry        database.RetryPolicy
 	pollInterval time.Duration
 	idleGrace    time.Duration
 	idleCeiling  time.Duration
@@ -68,6 +69,10 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		"longest wait between polls of a quiet database; appends of this process wake the projectors at once "+
 			"($TODOLOG_IDLE_POLL_CEILING)")
 	addPoolFlags(flags, &f.pool, &envVars)
+	flags.IntVar(&f.retry.MaxAttempts, "db-retry-attempts", envVars.Int("TODOLOG_DB_RETRY_ATTEMPTS", database.DefaultRetryMaxAttempts),
+		"attempts of a command or query after transient database errors, the first included; 1 turns retries off ($TODOLOG_DB_RETRY_ATTEMPTS)")
+	flags.DurationVar(&f.retry.MaxElapsed, "db-retry-timeout", envVars.Duration("TODOLOG_DB_RETRY_TIMEOUT", database.DefaultRetryMaxElapsed),
+		"start no retry of a command or query later than this after its first attempt ($TODOLOG_DB_RETRY_TIMEOUT)")
 	if err := envVars.Err(); err != nil {
 		return err
 	}
@@ -80,6 +85,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	components, err := parseComponents(f.components)
 	if err != nil {
 		return err
+	}
+	if err := f.retry.Validate(); err != nil {
+		return usageError("--db-retry-attempts, --db-retry-timeout: %v", err)
 	}
 
 	if f.migrate {
@@ -116,7 +124,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	registry.MustRegister(telemetry.NewProjectionCollector(db, projector, env.logger))
 
-	handler, err := commands.NewHandler(commands.Config{DB: db, Logger: env.logger})
+	handler, err := commands.NewHandler(commands.Config{DB: db, Logger: env.logger, Retry: f.retry})
 	if err != nil {
 		return err
 	}
@@ -138,6 +146,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 				Disabled:     f.noAuth,
 			},
 			MaxBodyBytes: f.maxBodyBytes,
+			QueryRetry:   f.retry,
 			Registerer:   registry,
 			Logger:       env.logger,
 		})

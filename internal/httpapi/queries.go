@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/todolog/todolog/commands"
 	"github.com/todolog/todolog/events"
+	"github.com/todolog/todolog/internal/database"
 	"github.com/todolog/todolog/projections"
 )
 
@@ -127,6 +129,8 @@ func (s *Server) registerQueries() {
 
 // query wraps a read: it authenticates, checks the user id, waits for the
 // consistency token when the request carries one, and writes the result.
+// The wait and the read only read, so both run again after a transient
+// database error, within Config.QueryRetry.
 func (s *Server) query(read func(r *http.Request, user string) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user := r.PathValue("user_id")
@@ -138,11 +142,28 @@ func (s *Server) query(read func(r *http.Request, user string) (any, error)) htt
 			s.writeError(w, r, queryProblem("user_id", commands.RulePattern, "must match %s", events.UserIDPattern))
 			return
 		}
-		if err := s.waitForToken(r, user); err != nil {
+		cursor, err := requestToken(r)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		body, err := read(r, user)
+
+		// A rerun waits only for what is left of the consistency timeout.
+		waitUntil := time.Now().Add(s.cfg.ConsistencyTimeout)
+		logger := s.logger.With("method", r.Method, "path", r.URL.Path, "user_id", user)
+		var body any
+		err = database.Retry(r.Context(), s.cfg.QueryRetry, logger, func(ctx context.Context, attempt int) error {
+			timeout := s.cfg.ConsistencyTimeout
+			if attempt > 1 {
+				timeout = max(time.Until(waitUntil), 0)
+			}
+			if err := projections.WaitFor(ctx, s.cfg.DB, user, cursor, timeout); err != nil {
+				return err
+			}
+			var err error
+			body, err = read(r, user)
+			return err
+		})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -151,21 +172,22 @@ func (s *Server) query(read func(r *http.Request, user string) (any, error)) htt
 	}
 }
 
-// waitForToken waits until the projections applied the event named by the
-// Consistency-Token header or the token query parameter, scoped to user.
-func (s *Server) waitForToken(r *http.Request, user string) error {
+// requestToken returns the cursor named by the Consistency-Token header or
+// the token query parameter, and the zero cursor, which WaitFor does not
+// wait for, when the request has neither.
+func requestToken(r *http.Request) (events.Cursor, error) {
 	token := r.Header.Get("Consistency-Token")
 	if token == "" {
 		token = r.URL.Query().Get("token")
 	}
 	if token == "" {
-		return nil
+		return events.Cursor{}, nil
 	}
 	cursor, err := commands.ParseToken(token)
 	if err != nil {
-		return queryProblem("token", commands.RulePattern, "must be a consistency token from a command result: %v", err)
+		return events.Cursor{}, queryProblem("token", commands.RulePattern, "must be a consistency token from a command result: %v", err)
 	}
-	return projections.WaitFor(r.Context(), s.cfg.DB, user, cursor, s.cfg.ConsistencyTimeout)
+	return cursor, nil
 }
 
 func pathID(r *http.Request, name string) (int64, error) {

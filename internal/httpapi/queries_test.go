@@ -33,6 +33,8 @@ func runProjector(t *testing.T, a *api) {
 	select {
 	case <-projector.Running():
 	case err := <-done:
+		// Put the result back for the cleanup above, which waits for it.
+		done <- err
 		t.Fatalf("projector stopped at start: %v", err)
 	}
 }

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/todolog/todolog/commands"
+	"github.com/todolog/todolog/internal/database"
 )
 
 // DefaultMaxBodyBytes bounds a request body: a message of the maximum
@@ -34,6 +36,14 @@ type Config struct {
 	// ConsistencyTimeout bounds a query's wait for a consistency token.
 	// Past it the query returns 504. Zero means DefaultConsistencyTimeout.
 	ConsistencyTimeout time.Duration
+	// QueryRetry bounds how often a query is run again after a transient
+	// database error. Zero fields take the defaults of database.RetryPolicy:
+	// 8 attempts within 10 s. MaxAttempts 1 turns these retries off.
+	// Commands are retried by the Dispatcher (commands.Config.Retry).
+	QueryRetry database.RetryPolicy
+	// ReadinessTimeout bounds the database check of /readyz. Zero means
+	// DefaultReadinessTimeout.
+	ReadinessTimeout time.Duration
 	// Registerer receives the HTTP metrics. Nil means a new registry.
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics. Nil means the Registerer when it is a
@@ -55,11 +65,21 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 0 {
 		problems = append(problems, fmt.Errorf("httpapi: MaxBodyBytes must not be negative, got %d", c.MaxBodyBytes))
 	}
+	if c.ReadinessTimeout < 0 {
+		problems = append(problems, fmt.Errorf("httpapi: ReadinessTimeout must not be negative, got %s", c.ReadinessTimeout))
+	}
+	if err := c.QueryRetry.Validate(); err != nil {
+		problems = append(problems, fmt.Errorf("httpapi: QueryRetry: %w", err))
+	}
 	if err := c.Auth.Validate(); err != nil {
 		problems = append(problems, err)
 	}
 	return errors.Join(problems...)
 }
+
+// DefaultReadinessTimeout is the Config.ReadinessTimeout used when none is
+// set.
+const DefaultReadinessTimeout = 2 * time.Second
 
 // Server serves the HTTP API.
 type Server struct {
@@ -67,6 +87,17 @@ type Server struct {
 	logger   *slog.Logger
 	mux      *http.ServeMux
 	requests *prometheus.HistogramVec
+
+	// ping is the readiness ping in flight, nil when none is.
+	pingMu sync.Mutex
+	ping   *readinessPing
+}
+
+// readinessPing is one ping of the database, shared by every /readyz
+// request that arrives while it runs.
+type readinessPing struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // New checks cfg, fills in its defaults and registers the routes.
@@ -77,6 +108,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ConsistencyTimeout == 0 {
 		cfg.ConsistencyTimeout = DefaultConsistencyTimeout
 	}
+	if cfg.ReadinessTimeout == 0 {
+		cfg.ReadinessTimeout = DefaultReadinessTimeout
+	}
+	cfg.QueryRetry = cfg.QueryRetry.WithDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -187,13 +222,52 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReady reports whether the database responds to a ping within 2 s.
+// handleReady reports whether the database responds to a ping within
+// ReadinessTimeout. The response is sent by then even when the ping does
+// not return, because lib/pq cannot interrupt a read from a server that
+// went silent. Requests that arrive while a ping runs wait for that ping
+// instead of starting another, so a silent server never collects more
+// than one waiting ping.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.cfg.DB.PingContext(ctx); err != nil {
-		s.writeError(w, r, fmt.Errorf("%w: %v", errDatabaseDown, err))
+	ping := s.startPing()
+	timer := time.NewTimer(s.cfg.ReadinessTimeout)
+	defer timer.Stop()
+
+	var err error
+	select {
+	case <-ping.done:
+		err = ping.err
+	case <-timer.C:
+		err = fmt.Errorf("no response within %s", s.cfg.ReadinessTimeout)
+	case <-r.Context().Done():
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("%w: pinging the database: %v", errDatabaseDown, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// startPing returns the readiness ping in flight, or starts one. The ping
+// gives up after ReadinessTimeout where the driver lets it.
+func (s *Server) startPing() *readinessPing {
+	s.pingMu.Lock()
+	defer s.pingMu.Unlock()
+	if s.ping != nil {
+		return s.ping
+	}
+	ping := &readinessPing{done: make(chan struct{})}
+	s.ping = ping
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadinessTimeout)
+		defer cancel()
+		ping.err = s.cfg.DB.PingContext(ctx)
+
+		s.pingMu.Lock()
+		s.ping = nil
+		s.pingMu.Unlock()
+		close(ping.done)
+	}()
+	return ping
 }
