@@ -32,11 +32,16 @@ type projection struct {
 	// none.
 	// It returns false when the read tables already reflect the event.
 	apply func(ctx context.Context, db events.DBTX, r events.Record, e events.Event) (bool, error)
+	// newBatch returns an empty batchWriter, which applies many events of
+	// the projection with a few set-based statements.
+	newBatch func() batchWriter
 }
 
 var registry = map[string]projection{
-	Tasks:         {name: Tasks, streamType: events.StreamTask, apply: applyTaskEvent},
-	Conversations: {name: Conversations, streamType: events.StreamConversation, apply: applyConversationEvent},
+	Tasks: {name: Tasks, streamType: events.StreamTask, apply: applyTaskEvent,
+		newBatch: func() batchWriter { return newTaskBatch() }},
+	Conversations: {name: Conversations, streamType: events.StreamConversation, apply: applyConversationEvent,
+		newBatch: func() batchWriter { return newConversationBatch() }},
 }
 
 func lookup(name string) (projection, error) {

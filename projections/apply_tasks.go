@@ -11,23 +11,8 @@ import (
 
 // applyTaskEvent applies one event of a task stream to the tasks table.
 func applyTaskEvent(ctx context.Context, db events.DBTX, r events.Record, e events.Event) (bool, error) {
-	var taskID int64
-	switch e := e.(type) {
-	case events.TaskAdded:
-		taskID = e.TaskID
-	case events.TaskUpdated:
-		taskID = e.TaskID
-	case events.TaskCompleted:
-		taskID = e.TaskID
-	case events.TaskReopened:
-		taskID = e.TaskID
-	case events.TaskDeleted:
-		taskID = e.TaskID
-	default:
-		return false, poisonf("%s does not belong on task stream %s", r.Type, r.Stream)
-	}
-	if taskID != r.Stream.ID {
-		return false, poisonf("payload task_id %d does not match stream %s", taskID, r.Stream)
+	if _, err := taskIDOf(r, e); err != nil {
+		return false, err
 	}
 
 	switch e := e.(type) {
@@ -44,6 +29,30 @@ func applyTaskEvent(ctx context.Context, db events.DBTX, r events.Record, e even
 	default:
 		return deleteTask(ctx, db, r)
 	}
+}
+
+// taskIDOf returns the task id of a task event, or a poison error when e
+// is not a task event or its payload names another task than r's stream.
+func taskIDOf(r events.Record, e events.Event) (int64, error) {
+	var taskID int64
+	switch e := e.(type) {
+	case events.TaskAdded:
+		taskID = e.TaskID
+	case events.TaskUpdated:
+		taskID = e.TaskID
+	case events.TaskCompleted:
+		taskID = e.TaskID
+	case events.TaskReopened:
+		taskID = e.TaskID
+	case events.TaskDeleted:
+		taskID = e.TaskID
+	default:
+		return 0, poisonf("%s does not belong on task stream %s", r.Type, r.Stream)
+	}
+	if taskID != r.Stream.ID {
+		return 0, poisonf("payload task_id %d does not match stream %s", taskID, r.Stream)
+	}
+	return taskID, nil
 }
 
 func insertTask(ctx context.Context, db events.DBTX, r events.Record, e events.TaskAdded) (bool, error) {

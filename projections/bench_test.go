@@ -35,6 +35,12 @@ const (
 	// such as binary_parameters=yes, which makes lib/pq send a statement
 	// with arguments in one round trip instead of two.
 	benchURLParamsEnv = "TODOLOG_BENCH_URL_PARAMS"
+	// benchCatchUpBatchSizeEnv sets the projector's Config.CatchUpBatchSize.
+	benchCatchUpBatchSizeEnv = "TODOLOG_BENCH_CATCH_UP_BATCH_SIZE"
+	// benchPerEventEnv, set to 1, turns the catch-up loop off
+	// (Config.DisableCatchUp), so the subscriber applies every event on
+	// its own, one statement per event.
+	benchPerEventEnv = "TODOLOG_BENCH_PER_EVENT"
 )
 
 // benchUsers is how many users the generated logs spread their events
@@ -80,7 +86,8 @@ var baselineConversationsQueries = []string{
 }
 
 // BenchmarkCatchUp measures how fast a Projector (the real Watermill router
-// and watermill-sql subscribers) applies a log of TODOLOG_BENCH_EVENTS
+// and watermill-sql subscribers, with the catch-up loop unless
+// TODOLOG_BENCH_PER_EVENT=1) applies a log of TODOLOG_BENCH_EVENTS
 // events (default 1,000,000) spread over 1,000 users. It starts from empty
 // checkpoints and stops when they reach the head of the log, first with
 // both projections together, then with the tasks projection alone.
@@ -100,6 +107,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	}
 	count := benchEnvInt(b, benchEventsEnv, 1_000_000)
 	batchSize := benchEnvInt(b, benchBatchSizeEnv, projections.DefaultBatchSize)
+	catchUpBatchSize := benchEnvInt(b, benchCatchUpBatchSizeEnv, projections.DefaultCatchUpBatchSize)
 	url := pgtest.NewDatabase(b, true)
 	if extra := os.Getenv(benchURLParamsEnv); extra != "" {
 		separator := "?"
@@ -129,15 +137,17 @@ func BenchmarkCatchUp(b *testing.B) {
 		resetReadTables(b, db)
 	}
 
-	// Catch-up reads full batches back to back, so the poll interval only
-	// matters once the log is exhausted.
-	cfg := projections.Config{Logger: benchLogger(b), BatchSize: batchSize}
+	// The catch-up loop, and without it the subscriber, read full batches
+	// back to back, so the poll interval only matters once the log is
+	// exhausted.
+	cfg := projections.Config{Logger: benchLogger(b), BatchSize: batchSize, CatchUpBatchSize: catchUpBatchSize,
+		DisableCatchUp: os.Getenv(benchPerEventEnv) == "1"}
 	timeout := max(10*time.Minute, time.Duration(count/500)*time.Second)
 
 	stats, reached := runProjectorUntil(b, db, cfg, head, timeout)
 	both := max(reached[projections.Tasks], reached[projections.Conversations])
-	b.Logf("both projections, batch size %d: tasks reached the head after %s, conversations after %s",
-		batchSize, reached[projections.Tasks].Round(time.Millisecond), reached[projections.Conversations].Round(time.Millisecond))
+	b.Logf("both projections, batch size %d, catch-up batch size %d, catch-up off: %t: tasks reached the head after %s, conversations after %s",
+		batchSize, catchUpBatchSize, cfg.DisableCatchUp, reached[projections.Tasks].Round(time.Millisecond), reached[projections.Conversations].Round(time.Millisecond))
 	b.ReportMetric(rate(both), "projector-events/s")
 	checkCatchUp(b, db, stats, count)
 

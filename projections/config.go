@@ -25,12 +25,20 @@ const (
 	DefaultMaxAttempts   = 3
 	DefaultAttemptDelay  = 100 * time.Millisecond
 	DefaultAckDeadline   = 30 * time.Second
+	// DefaultCatchUpBatchSize spreads each catch-up transaction's fixed
+	// cost (planning the read, a few statements, the commit) over many
+	// events and still keeps the transaction short: about 0.1 s per batch
+	// in BenchmarkCatchUp on a 2-core machine
+	// (docs/benchmarks-projections.md).
+	// NOTE: only 2,000 was compared with it, and it was slower.
+	DefaultCatchUpBatchSize = 5000
 )
 
 // Limits Validate enforces.
 const (
-	maxBatchSize   = 10_000
-	maxMaxAttempts = 100
+	maxBatchSize        = 10_000
+	maxMaxAttempts      = 100
+	maxCatchUpBatchSize = 50_000
 )
 
 // Config configures a Projector. New fills zero fields with the defaults
@@ -74,6 +82,17 @@ type Config struct {
 	// When it runs out, the subscriber commits the events settled before
 	// and reads the rest again. It must exceed the attempts' delays.
 	AckDeadline time.Duration
+	// CatchUpBatchSize is the maximum number of events one transaction of
+	// the catch-up loop reads and applies with set-based statements. The
+	// loop runs when the projector starts and whenever a subscriber
+	// transaction delivers a full batch (BatchSize events), and hands back
+	// to the subscriber once a read comes back short. A larger batch
+	// commits less often but holds the checkpoint lock, and every later
+	// transaction id, longer.
+	CatchUpBatchSize int
+	// DisableCatchUp turns the catch-up loop off, so the subscriber applies
+	// every event with its own statements, even far behind the log.
+	DisableCatchUp bool
 }
 
 func (c *Config) setDefaults() {
@@ -110,6 +129,9 @@ func (c *Config) setDefaults() {
 	if c.AckDeadline == 0 {
 		c.AckDeadline = DefaultAckDeadline
 	}
+	if c.CatchUpBatchSize == 0 {
+		c.CatchUpBatchSize = DefaultCatchUpBatchSize
+	}
 }
 
 // Validate returns every problem of c at once, joined with errors.Join, or
@@ -137,6 +159,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > maxBatchSize {
 		problems = append(problems, fmt.Errorf("batch size must be 1 to %d, got %d", maxBatchSize, c.BatchSize))
+	}
+	if c.CatchUpBatchSize < 1 || c.CatchUpBatchSize > maxCatchUpBatchSize {
+		problems = append(problems, fmt.Errorf("catch-up batch size must be 1 to %d, got %d", maxCatchUpBatchSize, c.CatchUpBatchSize))
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > maxMaxAttempts {
 		problems = append(problems, fmt.Errorf("max attempts must be 1 to %d, got %d", maxMaxAttempts, c.MaxAttempts))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
@@ -30,6 +31,13 @@ type handler struct {
 	// parkedEvents holds the projection's parked events in the snapshot of
 	// the current batch's transaction.
 	parkedEvents batchParked
+	// onFullBatch, when not nil, is called each time one subscriber
+	// transaction has delivered fullBatch events, the subscriber's batch
+	// size. A full batch means the projection may be far behind, so the
+	// projector's catch-up loop should take over.
+	onFullBatch func()
+	fullBatch   int
+	delivered   deliveryCounter
 }
 
 // handle is the Watermill handler function. It returns an error only when
@@ -42,6 +50,9 @@ func (h *handler) handle(msg *message.Message) error {
 	if !ok {
 		return errors.New("the message carries no watermill-sql transaction, so its writes cannot commit with the checkpoint")
 	}
+	if h.onFullBatch != nil && h.delivered.add(tx) == h.fullBatch {
+		h.onFullBatch()
+	}
 	r, err := recordFromMessage(msg)
 	if err != nil {
 		return err
@@ -51,7 +62,7 @@ func (h *handler) handle(msg *message.Message) error {
 		return nil
 	}
 
-	logger := h.logger.With("position", r.Position, "user_id", r.UserID, "event_type", r.Type)
+	logger := h.eventLogger(r)
 	err = h.process(ctx, tx, r, logger)
 	if err == nil || errors.Is(err, sql.ErrTxDone) {
 		// ErrTxDone: an earlier event of this batch rolled the batch back,
@@ -93,14 +104,7 @@ func (h *handler) process(ctx context.Context, tx *sql.Tx, r events.Record, logg
 	}
 	if found {
 		// Applying r now would apply the user's events out of order.
-		cause := fmt.Sprintf("held behind parked event at position %d of the same user", first)
-		if err := park(ctx, tx, h.projection.name, r, cause, 0, true); err != nil {
-			return err
-		}
-		h.parkedEvents.parked(tx, r.UserID, r.Position)
-		h.stats.parked.Add(1)
-		logger.Warn("event held behind a parked event of the same user", "parked_position", first)
-		return nil
+		return h.hold(ctx, tx, r, first, logger)
 	}
 
 	var applyErr error
@@ -136,6 +140,45 @@ func (h *handler) process(ctx context.Context, tx *sql.Tx, r events.Record, logg
 	h.stats.parked.Add(1)
 	logger.Error("event parked: the projection cannot apply it", "attempts", h.maxAttempts, "error", applyErr)
 	return nil
+}
+
+// hold parks r as held behind the user's earliest parked event, at
+// position first.
+func (h *handler) hold(ctx context.Context, tx *sql.Tx, r events.Record, first int64, logger *slog.Logger) error {
+	cause := fmt.Sprintf("held behind parked event at position %d of the same user", first)
+	if err := park(ctx, tx, h.projection.name, r, cause, 0, true); err != nil {
+		return err
+	}
+	h.parkedEvents.parked(tx, r.UserID, r.Position)
+	h.stats.parked.Add(1)
+	logger.Warn("event held behind a parked event of the same user", "parked_position", first)
+	return nil
+}
+
+// eventLogger returns the handler's logger with r's position, user and
+// type.
+func (h *handler) eventLogger(r events.Record) *slog.Logger {
+	return h.logger.With("position", r.Position, "user_id", r.UserID, "event_type", r.Type)
+}
+
+// deliveryCounter counts the events delivered in the current subscriber
+// transaction.
+type deliveryCounter struct {
+	mu sync.Mutex
+	tx *sql.Tx
+	n  int
+}
+
+// add counts one more event delivered in tx and returns the count so far.
+// A new tx starts the count again.
+func (d *deliveryCounter) add(tx *sql.Tx) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tx != tx {
+		d.tx, d.n = tx, 0
+	}
+	d.n++
+	return d.n
 }
 
 // applyInSavepoint applies r inside a savepoint, so a failed attempt leaves

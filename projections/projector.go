@@ -31,6 +31,7 @@ type Projector struct {
 	// stops.
 	done     chan struct{}
 	stopOnce sync.Once
+	catchUp  catchUpLoops
 }
 
 // New builds a Projector reading the log through db. It fills the zero
@@ -57,6 +58,7 @@ func New(db *sql.DB, cfg Config) (*Projector, error) {
 		done: make(chan struct{})}
 	for _, name := range cfg.Projections {
 		logger := cfg.Logger.With("projection", name)
+		catchUp, schema := newCatchUp(db, name, cfg, logger)
 		ackDeadline := cfg.AckDeadline
 		subscriber, err := watermillsql.NewSubscriber(operatorDB{db}, watermillsql.SubscriberConfig{
 			ConsumerGroup:  name,
@@ -70,7 +72,7 @@ func New(db *sql.DB, cfg Config) (*Projector, error) {
 					Name: "projection_" + name, Interval: cfg.PollInterval, Grace: cfg.IdleGrace,
 					Ceiling: cfg.IdleCeiling, Wake: cfg.Wake, Done: p.done,
 				})},
-			SchemaAdapter:  eventLogSchema{batchSize: cfg.BatchSize},
+			SchemaAdapter:  schema,
 			OffsetsAdapter: checkpointOffsets{},
 		}, watermillLogger.With(watermill.LogFields{"projection": name}))
 		if err != nil {
@@ -84,6 +86,10 @@ func New(db *sql.DB, cfg Config) (*Projector, error) {
 			logger:       logger,
 			stats:        p.stats[name],
 		}
+		if catchUp != nil {
+			catchUp.attach(h)
+			p.catchUp.loops = append(p.catchUp.loops, catchUp)
+		}
 		router.AddNoPublisherHandler("projection_"+name, eventLogTopic, subscriber, h.handle)
 	}
 	return p, nil
@@ -96,7 +102,9 @@ func (p *Projector) Run(ctx context.Context) error {
 	p.logger.Info("projector starting", "projections", p.names)
 	stopWatching := context.AfterFunc(ctx, p.stop)
 	defer stopWatching()
+	p.catchUp.start(ctx, p.router.Running())
 	err := p.router.Run(ctx)
+	p.catchUp.stop()
 	if err != nil {
 		p.logger.Error("projector failed", "projections", p.names, "error", err)
 		return fmt.Errorf("running projections %v: %w", p.names, err)
@@ -116,6 +124,7 @@ func (p *Projector) Running() <-chan struct{} { return p.router.Running() }
 // twice.
 func (p *Projector) Close() error {
 	p.stop()
+	p.catchUp.stop()
 	if err := p.router.Close(); err != nil {
 		return fmt.Errorf("closing projector: %w", err)
 	}
