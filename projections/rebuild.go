@@ -28,7 +28,7 @@ const rebuildMaxAttempts = 30
 const checkpointLockTimeout = "200ms"
 
 // rebuildPageSize is how many events one query of a rebuild reads.
-const rebuildPageSize = 1000
+const rebuildPageSize = 5000
 
 // ownedTables lists the read tables each projection maintains, referenced
 // tables first.

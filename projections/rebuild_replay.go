@@ -103,19 +103,11 @@ func applyPage(ctx context.Context, tx *events.OperatorTx, p projection, page []
 	return applyEventByEvent(ctx, tx, p, page, firstParked, logger)
 }
 
-// applyEvents applies events in order and stops at the first error.
-//
-// NOTE: this is the one place a rebuild applies events. Once ApplyBatch
-// exists, call it here with the whole page. It must return a poison error
-// (see isPoison) for an event's own faults, because applyPage then finds
-// and parks the event.
+// applyEvents applies a page with ApplyBatch's set-based statements. An
+// event's own fault comes back as a poison error (see isPoison), and
+// applyPage then finds and parks the event one at a time.
 func applyEvents(ctx context.Context, tx *events.OperatorTx, p projection, page []events.Record) error {
-	for _, r := range page {
-		if err := Apply(ctx, tx, p.name, r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ApplyBatch(ctx, tx, p.name, page)
 }
 
 // applyEventByEvent applies each event of page in its own savepoint. An
