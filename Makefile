@@ -28,11 +28,11 @@ run: postgres build ## run the demo end to end on the embedded default database
 test: postgres pgbouncer ## go vet, every test with the race detector, then every test through PgBouncer
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
-	TODOLOG_TEST_PGBOUNCER=1 $(GO) test -count=1 -timeout 15m $(PKGS)
+	GO=$(GO) scripts/test-pooled.sh $(PKGS)
 
 .PHONY: test/pgbouncer
 test/pgbouncer: postgres pgbouncer ## every test through PgBouncer in transaction pooling mode
-	TODOLOG_TEST_PGBOUNCER=1 $(GO) test -count=1 -timeout 15m $(PKGS)
+	GO=$(GO) scripts/test-pooled.sh $(PKGS)
 
 .PHONY: test/short
 test/short: postgres ## every test without the race detector
