@@ -302,3 +302,26 @@ func TestAppendRejectsInvalidRequests(t *testing.T) {
 	}
 	require.Equal(t, 0, countEvents(t, db, user))
 }
+
+// A payload with placeholders, quotes and backslashes is stored and read
+// back as it was, although Append inlines its arguments as literals.
+func TestAppendKeepsTextThatLooksLikeSQL(t *testing.T) {
+	t.Parallel()
+	db := pgtest.Open(t, pgtest.URL())
+	ctx := context.Background()
+	user := newUser(t)
+	title := `pay $1 to '$2' \ then $12; DROP TABLE tasks; --`
+	_, err := events.Append(ctx, db, events.AppendRequest{
+		UserID: user, Stream: events.TaskStream(1), Events: []events.Event{addTask(1, title)},
+	})
+	require.NoError(t, err)
+
+	var read []events.Event
+	for r, err := range events.ReadStream(ctx, db, user, events.TaskStream(1), 0) {
+		require.NoError(t, err)
+		e, err := r.Decode()
+		require.NoError(t, err)
+		read = append(read, e)
+	}
+	require.Equal(t, []events.Event{addTask(1, title)}, read)
+}

@@ -3,6 +3,7 @@ package events
 import (
 	"database/sql/driver"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -10,11 +11,16 @@ import (
 	"github.com/lib/pq"
 )
 
+// placeholder matches $1, $2, … in a query.
+var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
 // inlineArgs returns query with each placeholder $1 … $n replaced by args
 // as an SQL literal, so the query can travel in a simple-protocol message
 // together with other statements. Strings are quoted with pq.QuoteLiteral;
 // a NUL byte, which the message format cannot carry, is an error. The
-// query must not contain $n inside its own literals or comments.
+// query is scanned once, so a literal that contains "$1" stays as it is.
+// The query itself must not contain $n inside its own literals or
+// comments.
 func inlineArgs(query string, args []any) (string, error) {
 	literals := make([]string, len(args))
 	for i, arg := range args {
@@ -24,11 +30,16 @@ func inlineArgs(query string, args []any) (string, error) {
 		}
 		literals[i] = literal
 	}
-	// Highest first, so $1 never replaces the start of $10.
-	for i := len(literals) - 1; i >= 0; i-- {
-		query = strings.ReplaceAll(query, "$"+strconv.Itoa(i+1), literals[i])
-	}
-	return query, nil
+	var missing error
+	inlined := placeholder.ReplaceAllStringFunc(query, func(token string) string {
+		n, err := strconv.Atoi(token[1:])
+		if err != nil || n < 1 || n > len(literals) {
+			missing = fmt.Errorf("the query names %s but has %d arguments", token, len(literals))
+			return token
+		}
+		return literals[n-1]
+	})
+	return inlined, missing
 }
 
 // sqlLiteral returns v, a query argument, as an SQL literal.
