@@ -319,12 +319,24 @@ func dropAppLogin(ctx context.Context) {
 	_, _ = admin.ExecContext(ctx, "DROP ROLE IF EXISTS "+pq.QuoteIdentifier(appLogin.name))
 }
 
-// Open returns a connection pool to url, closed at cleanup.
+// Open returns a connection pool to url, closed at cleanup. In pooled mode
+// its connections send no cancel requests (noCancelDialer).
 func Open(t testing.TB, url string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
+	var db *sql.DB
+	if pooler != nil {
+		connector, err := pq.NewConnector(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		connector.Dialer(noCancelDialer{})
+		db = sql.OpenDB(connector)
+	} else {
+		var err error
+		db, err = sql.Open("postgres", url)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
