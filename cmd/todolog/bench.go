@@ -31,8 +31,8 @@ to a baseline measured in the same run, with their ratio.
 
 It creates a scratch database on the server of DATABASE_URL, or of the
 embedded default cluster, migrates it, and drops it at the end unless
---keep is given. The defaults take about 10 minutes on 2 cores; --quick
-runs every step at a small size in well under a minute.
+--keep is given. The defaults take about 5 minutes on 2 cores; --quick
+runs every step at a small size in under half a minute.
 
 Flags:`
 
