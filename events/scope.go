@@ -46,7 +46,7 @@ type UserTx struct {
 // UserID returns the user the transaction is scoped to.
 func (t *UserTx) UserID() string { return t.userID }
 
-// OperatorTx is a transaction on OperatorRole, which sees every user's rows.
+// OperatorTx is a transaction on OperatorRole, which reads every user's rows.
 type OperatorTx struct {
 	*sql.Tx
 }
@@ -214,9 +214,9 @@ func QueryAsUser(ctx context.Context, db DBTX, userID, query string, args ...any
 }
 
 // queryOnceAsUser sends the scope and query as one message. PostgreSQL runs
-// the statements of such a message in one implicit transaction, planning
-// each just before it runs, so the query's row-level security sees the
-// role and user the first statement set, and both end with the message.
+// the statements of such a message in one implicit transaction and plans
+// each just before it runs. So the query's row-level security applies to
+// the role and user the first statement set, and both end with the message.
 func queryOnceAsUser(ctx context.Context, db *sql.DB, userID, query string, args []any) (*sql.Rows, error) {
 	if err := CheckUserID(userID); err != nil {
 		return nil, err
@@ -229,16 +229,22 @@ func queryOnceAsUser(ctx context.Context, db *sql.DB, userID, query string, args
 	if err != nil {
 		return nil, err
 	}
+
 	// With no arguments lib/pq uses the simple protocol, which allows
 	// several statements in one message.
 	rows, err := db.QueryContext(ctx, scope+"; "+text)
 	if err != nil {
-		// The query's own errors arrive with its result set below, so an
-		// error here comes from the switch.
-		return nil, scopeError(ctx, AppRole, err)
+		// The switch's errors arrive here, and so do parse errors of either
+		// statement, because PostgreSQL parses the whole message first.
+		var pqErr *pq.Error
+		if ctx.Err() != nil || (errors.As(err, &pqErr) && pqErr.Code == "42501") {
+			return nil, scopeError(ctx, AppRole, err)
+		}
+		return nil, fmt.Errorf("running a query scoped to user %s: %w", userID, err)
 	}
+
 	// lib/pq finds the next result set while reading past the last row of
-	// the current one: the switch's single row.
+	// the current one, the switch's single row.
 	for rows.Next() {
 	}
 	if !rows.NextResultSet() {

@@ -2,12 +2,10 @@
 # Runs every test package through PgBouncer in transaction pooling mode
 # (TODOLOG_TEST_PGBOUNCER=1). PgBouncer 1.18, Debian 12's version, can exit
 # with "bad client state" when a client disconnects while its cancel
-# request is in flight (pgbouncer/pgbouncer issue 801, fixed in later
-# releases); lib/pq sends such requests whenever a context ends during a
-# query. The harness restarts PgBouncer and says so on stderr, but the
-# tests running at that moment fail. A package that failed with that
-# message is run once more, and the rerun decides; any other failure fails
-# at once.
+# request is in flight. The harness restarts PgBouncer and says so on
+# stderr, but the tests running at that moment fail. A package that failed
+# with that message runs once more, and the rerun decides. Any other
+# failure fails at once.
 set -uo pipefail
 
 go_cmd=${GO:-go}

@@ -49,7 +49,7 @@ func runProjectionsRebuild(ctx context.Context, env *environment, args []string)
 	if f.projection != "all" {
 		cfg.Projections = []string{f.projection}
 	}
-	// drawn counts the events the current bar has been told about.
+	// drawn counts the events the current bar has shown.
 	var bar *progressBar
 	var drawn int64
 	cfg.OnStart = func(_ string, total int64) {

@@ -41,7 +41,7 @@ type faultProxy struct {
 func newFaultProxy(t *testing.T, databaseURL string) (*faultProxy, string) {
 	t.Helper()
 	// The proxy stands for the network to the server, so it leads to the
-	// server itself even when the tests run through PgBouncer: PgBouncer
+	// server itself even when the tests run through PgBouncer. PgBouncer
 	// 1.18 exits ("bad client state" in disconnect_client) when a client
 	// connection is reset while its cancel request is in flight.
 	u, err := url.Parse(pgtest.DirectURL(databaseURL))

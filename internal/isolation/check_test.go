@@ -280,7 +280,7 @@ func (w *world) checkPoolOfOne(t *testing.T, report func(string, ...any)) {
 	}
 }
 
-// checkGoAPI asks the exported functions for b's ids with a's user id.
+// checkGoAPI calls the exported functions with a's user id and b's ids.
 func (w *world) checkGoAPI(t *testing.T, report func(string, ...any)) {
 	t.Helper()
 	ctx := context.Background()

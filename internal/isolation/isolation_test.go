@@ -10,9 +10,9 @@ import (
 	"github.com/todolog/todolog/internal/pgtest"
 )
 
-// Acting for user a with user b's ids, through raw SQL, the Go API and
-// HTTP, on the application role, reaches nothing of b's and changes
-// nothing; with no user set, nothing is visible at all.
+// On the application role, acting for user a with user b's ids through raw
+// SQL, the Go API and HTTP reaches none of b's rows and changes none. With
+// no user set, no row is visible at all.
 func TestUserCannotReachAnotherUsersRows(t *testing.T) {
 	w := newWorld(t, pgtest.URL())
 	require.Empty(t, w.leaks(t))

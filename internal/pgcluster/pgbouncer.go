@@ -167,9 +167,8 @@ func (p *PgBouncer) URL(rawURL string) (string, error) {
 // run starts the process and restarts it when it exits before Stop.
 // PgBouncer 1.18 can exit on an internal error ("bad client state" in
 // disconnect_client) when a client disconnects while its cancel request is
-// in flight; restarting on the same port turns that into connection errors
-// for the clients of the moment instead of a pooler gone for the rest of
-// the run.
+// in flight. After a restart on the same port, only the clients connected
+// at that moment get errors, and the pooler serves the rest of the run.
 func (p *PgBouncer) run() error {
 	cmd, err := p.start()
 	if err != nil {

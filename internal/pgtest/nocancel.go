@@ -13,12 +13,12 @@ import (
 const cancelRequestCode = 80877102
 
 // noCancelDialer is the lib/pq dialer of the pools Open returns in pooled
-// mode. It drops CancelRequest packets instead of sending them: PgBouncer
-// 1.18 exits ("bad client state" in disconnect_client, pgbouncer issue
-// 801) when a client disconnects while its cancel request is in flight,
-// and lib/pq sends one whenever a context ends during a query. A query
-// whose context ended then runs to its end on the server, and lib/pq still
-// returns the context's error and discards the connection.
+// mode. It drops CancelRequest packets instead of sending them, because
+// PgBouncer 1.18 exits ("bad client state" in disconnect_client) when a
+// client disconnects while its cancel request is in flight, and lib/pq
+// sends one whenever a context ends during a query. Such a query runs to
+// its end on the server, and lib/pq still returns the context's error and
+// discards the connection.
 type noCancelDialer struct {
 	dialer net.Dialer
 }
